@@ -51,6 +51,14 @@ constexpr std::array<std::pair<std::string_view, Field>, 31> fields{{
     {"mail_version", &Request::mail_version},
 }};
 
+// The same table sorted by name, for a binary search per attribute line (Postfix sends
+// about 25 per request).
+constexpr auto fields_by_name = [] {
+    auto sorted = fields;
+    std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    return sorted;
+}();
+
 template <class T>
 std::optional<T> parse_number(std::string_view text) noexcept {
     T value{};
@@ -77,13 +85,11 @@ std::string_view to_string(ProtocolState s) noexcept {
 }
 
 bool Request::set(std::string_view name, std::string_view value) {
-    for (const auto& [field_name, field] : fields) {
-        if (field_name == name) {
-            (this->*field).assign(value);
-            return true;
-        }
-    }
-    return false;
+    const auto it = std::lower_bound(fields_by_name.begin(), fields_by_name.end(), name,
+                                     [](const auto& field, std::string_view n) { return field.first < n; });
+    if (it == fields_by_name.end() || it->first != name) return false;
+    (this->*(it->second)).assign(value);
+    return true;
 }
 
 std::string Request::sender_domain() const {
