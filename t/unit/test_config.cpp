@@ -4,7 +4,6 @@
 
 #include <fstream>
 #include <map>
-#include <regex>
 #include <sstream>
 
 #include <fmt/core.h>
@@ -102,24 +101,30 @@ std::string describe(const Config& c) {
     return s;
 }
 
-// The commented-out example blocks of the sample file, uncommented, by name.
+// The commented-out example blocks of the sample file, uncommented, by name. A block runs
+// from "# --- example: NAME (etc/examples/NAME.toml) ---" to "# --- end ---".
 std::map<std::string, std::string> sample_examples() {
-    const auto text = read_file(sample_path);
-    const std::regex block(R"(# --- example: (\w+) \(etc/examples/(\w+)\.toml\) ---\n([\s\S]*?)# --- end ---)");
+    std::istringstream lines(read_file(sample_path));
     std::map<std::string, std::string> out;
-    for (std::sregex_iterator it(text.begin(), text.end(), block), end; it != end; ++it) {
-        const auto& m = *it;
-        CHECK(m[1].str() == m[2].str());
-        std::istringstream lines(m[3].str());
-        std::string body;
-        for (std::string line; std::getline(lines, line);) {
+    std::optional<std::string> current;
+    const std::string head = "# --- example: ";
+    for (std::string line; std::getline(lines, line);) {
+        if (line.starts_with(head)) {
+            REQUIRE_FALSE(current);
+            const auto name = line.substr(head.size(), line.find(' ', head.size()) - head.size());
+            CHECK(line == head + name + " (etc/examples/" + name + ".toml) ---");
+            current = name;
+            out[name];
+        } else if (line == "# --- end ---") {
+            REQUIRE(current);
+            current.reset();
+        } else if (current) {
             INFO("line: " << line);
             REQUIRE((line == "#" || line.starts_with("# ")));
-            body += line.size() > 2 ? line.substr(2) : std::string();
-            body += '\n';
+            out[*current] += (line.size() > 2 ? line.substr(2) : std::string()) + "\n";
         }
-        out[m[1].str()] = body;
     }
+    CHECK_FALSE(current);
     return out;
 }
 
