@@ -645,3 +645,23 @@ TEST_CASE("config: error positions survive CRLF line ends and tabs", "[config]")
     CHECK(load_errors("[dns]\r\n\tattempts = \"2\"\r\n") ==
           std::vector<std::string>{"test.toml:2:13: dns.attempts: expected an integer, got a string"});
 }
+
+TEST_CASE("config: junk is an error, never a crash", "[config]") {
+    const std::string junk[] = {
+        std::string("\0\x01\x02garbage", 10),
+        "\xff\xfe[server]\n",
+        "[server]\nuser = \"\xc3\x28\"\n",
+        std::string(10000, '['),
+        "a = " + std::string(5000, '[') + std::string(5000, ']'),
+        "[client]\nno_ptr = \"" + std::string(100000, 'x') + "\"\n",
+        "[[server]]\nlisten = []\n",
+        "[client.sub]\nx = 1\n",
+    };
+    for (const auto& text : junk) {
+        INFO(text.substr(0, 40));
+        std::vector<std::string> errors;
+        CHECK_NOTHROW(errors = load_errors(text));
+        CHECK_FALSE(errors.empty());
+        for (const auto& e : errors) CHECK(e.starts_with("test.toml:"));
+    }
+}
