@@ -65,7 +65,7 @@ struct DnsConfig {
 
 struct LogConfig {
     enum class Sink : std::uint8_t { Syslog, Stderr } to = Sink::Syslog;
-    int facility;              // LOG_MAIL etc. (syslog.h value)
+    int facility = 2 << 3;     // LOG_MAIL etc. (syslog.h value; LOG_MAIL is 2<<3)
     std::string facility_name = "mail";
     enum class Level : std::uint8_t { Info, Debug } level = Level::Info;
 };
