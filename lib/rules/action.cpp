@@ -4,6 +4,8 @@
 #include <array>
 #include <cctype>
 
+#include "log/sanitize.hpp"
+
 namespace rpd::rules {
 
 namespace {
@@ -12,6 +14,9 @@ constexpr std::array<std::string_view, 11> known_placeholders{
     "client_address", "client_name", "ptr_names", "helo_name", "sender", "sender_domain",
     "recipient",      "queue_id",    "check",     "outcome",   "detail",
 };
+
+// An admin's word quoted back in a message: printable and short, however long the input.
+std::string excerpt(std::string_view word) { return log::sanitize(word, 40); }
 
 bool is_blank(char c) { return c == ' ' || c == '\t'; }
 
@@ -43,7 +48,7 @@ std::optional<std::string> check_placeholders(std::string_view text) {
         if (close == std::string_view::npos) return "unterminated placeholder: '{' without '}'";
         const auto name = text.substr(open + 1, close - open - 1);
         if (name.find('{') != std::string_view::npos) return "unterminated placeholder: '{' without '}'";
-        if (!is_known_placeholder(name)) return "unknown placeholder {" + std::string(name) + "}";
+        if (!is_known_placeholder(name)) return "unknown placeholder {" + excerpt(name) + "}";
         open = close;
     }
     return std::nullopt;
@@ -79,7 +84,7 @@ std::optional<std::string> check_enhanced_code(std::string_view text, char want,
     (void)rest;
     if (!looks_like_enhanced_code(first)) return std::nullopt;
     const char cls = enhanced_code_class(first);
-    if (cls == 0) return "malformed enhanced status code '" + std::string(first) + "' (want x.y.z, RFC 3463)";
+    if (cls == 0) return "malformed enhanced status code '" + excerpt(first) + "' (want x.y.z, RFC 3463)";
     if (cls != want) {
         return "enhanced status code " + std::string(first) + " does not agree with " + std::string(what) +
                " (want " + want + ".x.x)";
@@ -123,7 +128,7 @@ std::variant<Action, std::string> parse_code(std::string_view word, std::string_
     // RFC 5321 4.2: three digits, the second 0..5. Only 4NN and 5NN are actions; Postfix
     // would take 2NN as OK-ish and anything else as garbage.
     const bool shaped = word.size() == 3 && std::all_of(word.begin(), word.end(), is_digit);
-    if (!shaped) return "unknown action '" + std::string(word) + "'";
+    if (!shaped) return "unknown action '" + excerpt(word) + "'";
     if (word[0] != '4' && word[0] != '5') {
         return "reply code " + std::string(word) + " is not allowed: only 4NN (defer) and 5NN (reject)";
     }
@@ -170,7 +175,7 @@ std::variant<Action, std::string> parse_action(std::string_view text) {
         action = std::get<Action>(coded);
     } else {
         const auto* w = std::find_if(words.begin(), words.end(), [&](const Word& w) { return iequals(w.name, word); });
-        if (w == words.end()) return "unknown action '" + std::string(word) + "'";
+        if (w == words.end()) return "unknown action '" + excerpt(word) + "'";
         const std::string name(w->name);
         if (w->text == Word::Text::None && !rest.empty()) return name + " takes no text";
         if (w->text == Word::Text::Required && rest.empty()) return name + " needs an argument";

@@ -130,6 +130,11 @@ TEST_CASE("action: what Postfix would misread is refused with a reason", "[rules
         REQUIRE(std::holds_alternative<std::string>(got));
         CHECK_THAT(std::get<std::string>(got), Catch::Matchers::Contains(c.error));
     }
+    // An admin's long or 8-bit word comes back short and printable.
+    const auto long_word = rules::parse_action(std::string(10000, 'X') + "\xff");
+    REQUIRE(std::holds_alternative<std::string>(long_word));
+    CHECK(std::get<std::string>(long_word).size() < 80);
+    CHECK(std::get<std::string>(rules::parse_action("ACC\xe9PT")) == "unknown action 'ACC?PT'");
     // A NUL inside the text (not visible through a C string above).
     const auto nul = rules::parse_action(std::string_view("REJECT a\0b", 10));
     REQUIRE(std::holds_alternative<std::string>(nul));

@@ -4,7 +4,6 @@
 
 #include <fstream>
 #include <map>
-#include <regex>
 #include <sstream>
 
 #include <fmt/core.h>
@@ -102,24 +101,30 @@ std::string describe(const Config& c) {
     return s;
 }
 
-// The commented-out example blocks of the sample file, uncommented, by name.
+// The commented-out example blocks of the sample file, uncommented, by name. A block runs
+// from "# --- example: NAME (etc/examples/NAME.toml) ---" to "# --- end ---".
 std::map<std::string, std::string> sample_examples() {
-    const auto text = read_file(sample_path);
-    const std::regex block(R"(# --- example: (\w+) \(etc/examples/(\w+)\.toml\) ---\n([\s\S]*?)# --- end ---)");
+    std::istringstream lines(read_file(sample_path));
     std::map<std::string, std::string> out;
-    for (std::sregex_iterator it(text.begin(), text.end(), block), end; it != end; ++it) {
-        const auto& m = *it;
-        CHECK(m[1].str() == m[2].str());
-        std::istringstream lines(m[3].str());
-        std::string body;
-        for (std::string line; std::getline(lines, line);) {
+    std::optional<std::string> current;
+    const std::string head = "# --- example: ";
+    for (std::string line; std::getline(lines, line);) {
+        if (line.starts_with(head)) {
+            REQUIRE_FALSE(current);
+            const auto name = line.substr(head.size(), line.find(' ', head.size()) - head.size());
+            CHECK(line == head + name + " (etc/examples/" + name + ".toml) ---");
+            current = name;
+            out[name];
+        } else if (line == "# --- end ---") {
+            REQUIRE(current);
+            current.reset();
+        } else if (current) {
             INFO("line: " << line);
             REQUIRE((line == "#" || line.starts_with("# ")));
-            body += line.size() > 2 ? line.substr(2) : std::string();
-            body += '\n';
+            out[*current] += (line.size() > 2 ? line.substr(2) : std::string()) + "\n";
         }
-        out[m[1].str()] = body;
     }
+    CHECK_FALSE(current);
     return out;
 }
 
@@ -639,4 +644,24 @@ TEST_CASE("config: the example files load, and the sample's commented blocks mat
 TEST_CASE("config: error positions survive CRLF line ends and tabs", "[config]") {
     CHECK(load_errors("[dns]\r\n\tattempts = \"2\"\r\n") ==
           std::vector<std::string>{"test.toml:2:13: dns.attempts: expected an integer, got a string"});
+}
+
+TEST_CASE("config: junk is an error, never a crash", "[config]") {
+    const std::string junk[] = {
+        std::string("\0\x01\x02garbage", 10),
+        "\xff\xfe[server]\n",
+        "[server]\nuser = \"\xc3\x28\"\n",
+        std::string(10000, '['),
+        "a = " + std::string(5000, '[') + std::string(5000, ']'),
+        "[client]\nno_ptr = \"" + std::string(100000, 'x') + "\"\n",
+        "[[server]]\nlisten = []\n",
+        "[client.sub]\nx = 1\n",
+    };
+    for (const auto& text : junk) {
+        INFO(text.substr(0, 40));
+        std::vector<std::string> errors;
+        CHECK_NOTHROW(errors = load_errors(text));
+        CHECK_FALSE(errors.empty());
+        for (const auto& e : errors) CHECK(e.starts_with("test.toml:"));
+    }
 }
