@@ -3,6 +3,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "log/sanitize.hpp"
@@ -60,8 +61,21 @@ void write_all(int fd, std::string_view data) noexcept {
     }
 }
 
+// sanitize() into `out`; a value that is already clean (the usual case) is copied
+// without the temporary string.
+void append_sanitized(std::string& out, std::string_view value) {
+    const bool clean = value.size() <= default_sanitize_len &&
+                       std::all_of(value.begin(), value.end(), [](char c) {
+                           const auto u = static_cast<unsigned char>(c);
+                           return u >= 0x20 && u < 0x7f;
+                       });
+    if (clean) out += value;
+    else out += sanitize(value);
+}
+
 void append_value(std::string& out, std::string_view value, std::string_view if_empty) {
-    out += value.empty() ? std::string(if_empty) : sanitize(value);
+    if (value.empty()) out += if_empty;
+    else append_sanitized(out, value);
 }
 
 }  // namespace
@@ -144,11 +158,11 @@ std::string decision_line(const policy::Request& request, std::string_view actio
     line += '[';
     append_value(line, request.client_address, "unknown");
     line += "] helo=<";
-    line += sanitize(request.helo_name);
+    append_sanitized(line, request.helo_name);
     line += "> sender=<";
-    line += sanitize(request.sender);
+    append_sanitized(line, request.sender);
     line += "> recipient=<";
-    line += sanitize(request.recipient);
+    append_sanitized(line, request.recipient);
     line += "> state=";
     append_value(line, request.protocol_state, "-");
     return line;

@@ -208,7 +208,7 @@ void Connection::writable() {
 
 void Connection::finish_if_done() {
     if (dead_ || !pending_.empty() || out_sent_ < out_.size() || !stash_.empty()) return;
-    if (peer_eof_) close("closed by peer", log::Level::Debug);
+    if (peer_eof_) close("peer disconnected", log::Level::Debug);
     else if (stopping_) close("server stopping", log::Level::Debug);
 }
 
@@ -270,7 +270,7 @@ void Connection::stop_reading_for_shutdown() {
     if (dead_) return;
     stopping_ = true;
     set_reading(false);
-    stash_.clear();
+    // Requests already taken off the socket (stash_ included) are in flight: answered.
     finish_if_done();
 }
 

@@ -244,7 +244,12 @@ void Server::end_of_turn() {
     scratch_.swap(to_flush_);
     for (const auto id : scratch_) {
         const auto it = connections_.find(id);
-        if (it != connections_.end()) it->second->flush();
+        if (it == connections_.end()) continue;
+        try {
+            it->second->flush();
+        } catch (const std::exception& e) {
+            it->second->close(fmt::format("internal error: {}", e.what()), log::Level::Error);
+        }
     }
     scratch_.clear();
     scratch_.swap(to_free_);
