@@ -146,6 +146,12 @@ std::string decision_line(const policy::Request& request, std::string_view actio
                           std::string_view outcome) {
     std::string line;
     line.reserve(160);
+    append_decision_line(line, request, action, check, outcome);
+    return line;
+}
+
+void append_decision_line(std::string& line, const policy::Request& request, std::string_view action,
+                          std::string_view check, std::string_view outcome) {
     append_value(line, request.queue_id, "NOQUEUE");
     line += ": action=";
     append_value(line, action, "-");
@@ -165,7 +171,6 @@ std::string decision_line(const policy::Request& request, std::string_view actio
     append_sanitized(line, request.recipient);
     line += "> state=";
     append_value(line, request.protocol_state, "-");
-    return line;
 }
 
 }  // namespace rpd::log

@@ -70,5 +70,8 @@ void debug(fmt::format_string<Args...> format, Args&&... args) {
 // sanitised. `check` and `outcome` are "-" when no check decided.
 std::string decision_line(const policy::Request& request, std::string_view action,
                           std::string_view check = "-", std::string_view outcome = "-");
+// The same, appended to `out`.
+void append_decision_line(std::string& out, const policy::Request& request, std::string_view action,
+                          std::string_view check = "-", std::string_view outcome = "-");
 
 }  // namespace rpd::log

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cstring>
+#include <utility>
 
 namespace rpd::policy {
 
@@ -111,12 +112,17 @@ Parser::Status Parser::take_line(std::string_view line) {
 }
 
 Request Parser::take_request() {
-    Request done = std::move(request_);
-    request_ = Request{};
+    Request done;
+    take_request(done);
+    return done;
+}
+
+void Parser::take_request(Request& into) {
+    std::swap(into, request_);
+    request_.clear();
     request_bytes_ = 0;
     lines_ = 0;
     complete_ = false;
-    return done;
 }
 
 Parser::Status Parser::finish() {

@@ -68,6 +68,9 @@ public:
 
     // The completed request; the parser starts on the next one.
     Request take_request();
+    // The same into `into`, whose old contents the parser reuses (cleared, memory kept):
+    // a caller that recycles Requests makes parsing free of allocations.
+    void take_request(Request& into);
 
     // The peer closed the connection: an error if a request was begun and not finished.
     // Returns Error or NeedMore (nothing pending).

@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <iterator>
 #include <stdexcept>
 
 #include "policy/response.hpp"
@@ -13,9 +14,11 @@ namespace rpd::server {
 
 namespace {
 
-// Stop reading from a client that sends faster than it reads its replies; resume at half.
+// Stop reading from a client that sends faster than it reads its replies.
 constexpr std::size_t max_in_flight = 256;
 constexpr std::size_t max_unsent = 256 * 1024;
+// Answered Pendings kept for reuse (Postfix sends one request at a time: one is enough).
+constexpr std::size_t max_spare = 8;
 
 timeval to_timeval(Clock::duration d) noexcept {
     if (d < Clock::duration::zero()) d = Clock::duration::zero();
@@ -109,7 +112,12 @@ void Connection::consume(std::string_view input) {
             return;
         }
         switch (parser_.parse(input)) {
-        case policy::Parser::Status::Complete: start_request(parser_.take_request(), now); break;
+        case policy::Parser::Status::Complete: {
+            auto& pending = new_pending();
+            parser_.take_request(pending.request);
+            start_request(pending, now);
+            break;
+        }
         case policy::Parser::Status::NeedMore: break;
         case policy::Parser::Status::Error:
             close(fmt::format("malformed request: {}", parser_.error().to_string()), log::Level::Warning);
@@ -122,10 +130,18 @@ bool Connection::backlogged() const noexcept {
     return pending_.size() >= max_in_flight || out_.size() - out_sent_ >= max_unsent;
 }
 
-void Connection::start_request(policy::Request request, Clock::time_point now) {
+Connection::Pending& Connection::new_pending() {
+    if (spare_.empty()) {
+        pending_.push_back(std::make_unique<Pending>());
+    } else {
+        pending_.push_back(std::move(spare_.back()));
+        spare_.pop_back();
+    }
+    return *pending_.back();
+}
+
+void Connection::start_request(Pending& pending, Clock::time_point now) {
     const auto& config = server_.config();
-    auto& pending = pending_.emplace_back();
-    pending.request = std::move(request);
     pending.received = now;
     pending.deadline = now + config->server.request_deadline;
     // Two pointers: small enough for std::function to store without allocating.
@@ -150,17 +166,23 @@ void Connection::decided(Pending& pending, policy::Decision decision) {
 void Connection::flush() {
     flush_scheduled_ = false;
     if (dead_) return;
-    while (!pending_.empty() && pending_.front().decision) {
-        auto& done = pending_.front();
+    while (!pending_.empty() && pending_.front()->decision) {
+        auto& done = *pending_.front();
         policy::append_response(out_, done.decision->action);
         if (log::enabled(log::Level::Info)) {
-            const auto delay = seconds(done.decided_at - done.received);
+            auto& line = server_.log_scratch();
+            line.clear();
             if (done.decision->log_line.empty()) {
-                log::info("{} delay={:.3f}", log::decision_line(done.request, done.decision->action), delay);
+                log::append_decision_line(line, done.request, done.decision->action);
             } else {
-                log::info("{} delay={:.3f}", done.decision->log_line, delay);
+                line += done.decision->log_line;
             }
+            fmt::format_to(std::back_inserter(line), " delay={:.3f}", seconds(done.decided_at - done.received));
+            log::write(log::Level::Info, line);
         }
+        done.job.reset();
+        done.decision.reset();
+        if (spare_.size() < max_spare) spare_.push_back(std::move(pending_.front()));
         pending_.pop_front();
     }
     write_out();
@@ -229,9 +251,9 @@ void Connection::timer_fired() {
     auto next = Clock::time_point::max();
     bool undecided = false;
     for (const auto& p : pending_) {
-        if (!p.decision) {
+        if (!p->decision) {
             undecided = true;
-            if (p.deadline < next) next = p.deadline;
+            if (p->deadline < next) next = p->deadline;
         }
     }
     if (!undecided) {
@@ -248,11 +270,11 @@ void Connection::timer_fired() {
 void Connection::expire_due(Clock::time_point now) {
     // expire() runs `done` at once; decided() only records, so pending_ stays put here.
     for (auto& p : pending_) {
-        if (p.decision || p.deadline > now || !p.job) continue;
-        p.job->expire();
-        if (!p.decision) {
+        if (p->decision || p->deadline > now || !p->job) continue;
+        p->job->expire();
+        if (!p->decision) {
             log::error("{}: decider did not answer at the deadline; answering DUNNO", peer_);
-            decided(p, policy::Decision{"DUNNO", {}});
+            decided(*p, policy::Decision{"DUNNO", {}});
         }
     }
 }
@@ -294,6 +316,7 @@ void Connection::close(std::string_view reason, log::Level level) {
     timer_ev_.reset();
     reading_ = writing_ = false;
     pending_.clear();   // destroys the jobs: their `done` will not run
+    spare_.clear();
     stash_.clear();
     out_.clear();
     fd_.reset();

@@ -21,6 +21,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "log/logger.hpp"
 #include "policy/decider.hpp"
@@ -77,7 +78,8 @@ private:
     void writable();
     void timer_fired();
     void consume(std::string_view input);
-    void start_request(policy::Request request, Clock::time_point now);
+    Pending& new_pending();
+    void start_request(Pending& pending, Clock::time_point now);
     void decided(Pending& pending, policy::Decision decision);
     void expire_due(Clock::time_point now);
     void write_out();
@@ -97,7 +99,10 @@ private:
     Clock::time_point last_activity_;
 
     policy::Parser parser_;
-    std::deque<Pending> pending_;   // in arrival order; references stay valid at both ends
+    // In arrival order. Each Pending stays put while its job runs (`done` points at it),
+    // and answered ones are kept for reuse: their Requests keep their memory.
+    std::deque<std::unique_ptr<Pending>> pending_;
+    std::vector<std::unique_ptr<Pending>> spare_;
     std::string stash_;             // input not parsed yet because too much is in flight
     std::string out_;               // replies not yet written
     std::size_t out_sent_ = 0;

@@ -443,3 +443,19 @@ TEST_CASE("request: every attribute Postfix sends is stored by name", "[parser][
     CHECK(r.set("request", "smtpd_access_policy"));
     CHECK(r.request == "smtpd_access_policy");
 }
+
+TEST_CASE("parser: take_request into a recycled Request leaves nothing of the old one", "[parser]") {
+    Parser parser;
+    policy::Request reused;
+    reused.sender = "old@example.test";
+    reused.helo_name = "old.example.test";
+    std::string_view input = "sender=new@example.test\n\nhelo_name=h.example.test\n\n";
+    REQUIRE(parser.parse(input) == Parser::Status::Complete);
+    parser.take_request(reused);
+    CHECK(reused.sender == "new@example.test");
+    CHECK(reused.helo_name.empty());
+    REQUIRE(parser.parse(input) == Parser::Status::Complete);
+    parser.take_request(reused);
+    CHECK(reused.helo_name == "h.example.test");
+    CHECK(reused.sender.empty());
+}
