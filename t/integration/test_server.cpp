@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <thread>
@@ -737,4 +738,64 @@ TEST_CASE("startup: server.user drops privileges after binding", "[.integration]
         REQUIRE(c);
         CHECK(c->ask(rcpt_request()) == "DUNNO");
     }
+}
+
+namespace {
+
+// Kills, by pid, every process whose command line holds `config_path` (a background
+// daemon is not our child, so its pid is found in /proc), also when a check fails.
+struct BackgroundGuard {
+    std::string config_path;
+    std::vector<pid_t> pids() const {
+        std::vector<pid_t> found;
+        std::error_code ec;
+        for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+            const auto name = entry.path().filename().string();
+            if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+            std::ifstream in(entry.path() / "cmdline", std::ios::binary);
+            std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+            const pid_t pid = std::stoi(name);
+            if (cmdline.find(config_path) != std::string::npos && pid != ::getpid()) found.push_back(pid);
+        }
+        return found;
+    }
+    ~BackgroundGuard() {
+        for (const pid_t pid : pids()) ::kill(pid, SIGKILL);
+    }
+};
+
+}  // namespace
+
+TEST_CASE("startup: without -f the daemon goes to the background", "[.integration][server]") {
+    TempDir dir;
+    const auto socket_path = dir.file("bg.sock");
+    const auto config_path = dir.file("background.toml");
+    write_file(config_path,
+               fmt::format("[server]\nlisten = [\"unix:{}\"]\n[log]\nto = \"stderr\"\n", socket_path));
+    BackgroundGuard guard{config_path};
+    const auto r = run_binary({"-c", config_path});
+    CHECK(r.exit_code == 0);   // the parent returns once the child runs
+    auto c = PolicyClient::connect_unix(socket_path);
+    REQUIRE(c);
+    CHECK(c->ask(rcpt_request()) == "DUNNO");
+    // Exactly one process runs with this config: the background daemon.
+    const auto pids = guard.pids();
+    REQUIRE(pids.size() == 1);
+    const pid_t daemon = pids[0];
+    // In a session of its own, with / as its directory.
+    CHECK(::getsid(daemon) == daemon);
+    char cwd[64] = {};
+    CHECK(::readlink(("/proc/" + std::to_string(daemon) + "/cwd").c_str(), cwd, sizeof cwd - 1) == 1);
+    CHECK(std::string(cwd) == "/");
+    c->close();
+    REQUIRE(::kill(daemon, SIGTERM) == 0);
+    // Gone (or a zombie nobody reaps in this container) within a bounded wait.
+    bool stopped = false;
+    for (int i = 0; i < 500 && !stopped; ++i) {
+        std::ifstream stat("/proc/" + std::to_string(daemon) + "/stat");
+        std::string pid_field, comm, state;
+        stopped = !(stat >> pid_field >> comm >> state) || state == "Z";
+        if (!stopped) std::this_thread::sleep_for(10ms);
+    }
+    CHECK(stopped);
 }
