@@ -1,0 +1,3 @@
+PRESET_POSTFIX = {"top": 'preset = "postfix"\n'}
+DEFAULT = {}
+STRICT = {}
