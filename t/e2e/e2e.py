@@ -2,9 +2,9 @@
 # e2e.py -- reverse-policyd end to end: real Postfix, a real DNS server, swaks, and
 # Postfix's own reject_unknown_* restrictions as the oracle (issue 5).
 #
-#   e2e.py [--binary PATH] [--out DIR] [--keep] [--jobs N] SUITE
+#   e2e.py [--binary PATH] [--policy daemon|stub] [--out DIR] [--keep] [--jobs N] SUITE...
 #
-# SUITE:
+# SUITE (several may be given; "all" = every one):
 #   oracle   Postfix's built-in restrictions over the case matrix; asserts the recorded
 #            replies (a broken test world fails here) and writes the oracle table.
 #   preset   the same cases through reverse-policyd with preset = "postfix", called from
@@ -14,6 +14,10 @@
 #   actions  521 and 421 close the session; DEFER_IF_PERMIT defers only when nothing
 #            else rejects; the warning header once per message with two recipients;
 #            XCLIENT LOGIN= exempt; the log lines found by queue id / NOQUEUE.
+#
+# --policy stub runs preset, configs and actions against a stand-in policy server that
+# answers from the test's own tables (stub_policy.py): a self-test of the harness and of
+# its model of Postfix, which passes before the daemon can decide anything.
 #
 # Exit: 0 passed, 1 failed (a missing prerequisite fails too), 77 disabled by RPD_E2E=0.
 # Needs root (network namespace) and: postfix swaks libio-socket-inet6-perl iproute2
@@ -30,6 +34,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.dont_write_bytecode = True      # no __pycache__ in the source tree
 
 import world  # noqa: E402
 from world import log  # noqa: E402
@@ -41,7 +46,9 @@ OUTER_TIMEOUT_S = 280
 
 def parse_args(argv):
     ap = argparse.ArgumentParser(description="reverse-policyd end-to-end suite")
-    ap.add_argument("suite", choices=SUITES + ("all",))
+    ap.add_argument("suites", nargs="+", choices=SUITES + ("all",), metavar="SUITE")
+    ap.add_argument("--policy", choices=("daemon", "stub"), default="daemon",
+                    help="policy server behind the daemon-side smtpd services")
     ap.add_argument("--binary", default=os.environ.get("RPD_BINARY", ""),
                     help="reverse-policyd binary from the build tree")
     ap.add_argument("--out", default="", help="directory for the tables and, on failure, logs")
@@ -68,49 +75,45 @@ def outer(args):
     t0 = time.monotonic()
 
     def on_signal(signum, _frame):
-        raise SystemExit(f"signal {signum}")
+        raise SystemExit(f"e2e: stopped by signal {signum}")
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    inner = None
+    proc = None
     ns = world.Netns(cases.client_addresses())
     try:
-        with ns:
-            cmd = ["ip", "netns", "exec", ns.name, sys.executable, os.path.abspath(__file__),
-                   "--inside", "--workdir", workdir, "--jobs", str(args.jobs), args.suite]
-            if args.binary:
-                cmd += ["--binary", os.path.abspath(args.binary)]
-            if args.out:
-                cmd += ["--out", os.path.abspath(args.out)]
-            inner = subprocess.Popen(cmd)
-            try:
-                rc = inner.wait(timeout=OUTER_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                log(f"FAIL: suite {args.suite} still running after {OUTER_TIMEOUT_S}s, stopping it")
-                inner.terminate()
-                try:
-                    inner.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    inner.kill()
-                    inner.wait()
-                rc = EXIT_FAIL
-            inner = None
-            leftovers = ns.teardown()
-            if leftovers:
-                log(f"FAIL: processes outlived the suite: {leftovers}")
-                rc = EXIT_FAIL
+        ns.create()
+        cmd = ["ip", "netns", "exec", ns.name, sys.executable, os.path.abspath(__file__),
+               "--inside", "--workdir", workdir, "--jobs", str(args.jobs),
+               "--policy", args.policy, *args.suites]
+        if args.binary:
+            cmd += ["--binary", os.path.abspath(args.binary)]
+        if args.out:
+            cmd += ["--out", os.path.abspath(args.out)]
+        proc = subprocess.Popen(cmd)
+        try:
+            rc = proc.wait(timeout=OUTER_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            log(f"FAIL: still running after {OUTER_TIMEOUT_S}s, stopping it")
+            rc = EXIT_FAIL
     finally:
-        if inner is not None and inner.poll() is None:
-            inner.terminate()
+        # The inner driver stops what it started; give it the time to, then remove the
+        # namespace. Whatever is still inside then is killed by pid and is a failure.
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
             try:
-                inner.wait(timeout=15)
+                proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                inner.kill()
-        ns.teardown()
+                proc.kill()
+                proc.wait()
+        leftovers = ns.teardown()
+        if leftovers:
+            log(f"FAIL: processes outlived the suite: {leftovers}")
+            rc = EXIT_FAIL
         if args.keep:
             log(f"work directory kept: {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-    log(f"suite {args.suite}: {'passed' if rc == EXIT_PASS else 'FAILED'} "
+    log(f"{' '.join(args.suites)} ({args.policy}): {'passed' if rc == EXIT_PASS else 'FAILED'} "
         f"in {time.monotonic() - t0:.1f}s")
     return rc
 
@@ -121,6 +124,9 @@ def inner(args):
 
 
 def main(argv):
+    # ip, unbound, postfix and postconf live in /usr/sbin, which a CTest environment
+    # may not have on its PATH.
+    os.environ["PATH"] = os.environ.get("PATH", "/usr/bin:/bin") + ":/usr/sbin:/sbin"
     if os.environ.get("RPD_E2E", "") == "0":
         log("disabled by RPD_E2E=0: end-to-end suite NOT run")
         return EXIT_DISABLED

@@ -70,7 +70,7 @@ def missing_prerequisites():
     if os.geteuid() != 0:
         missing.append("must run as root (ip netns, Postfix master)")
     for tool, package in REQUIRED_TOOLS.items():
-        if shutil.which(tool, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin") is None:
+        if shutil.which(tool) is None:
             missing.append(f"{tool} not found (Debian package {package})")
     if not os.path.exists(os.path.join(POSTFIX_DAEMON_DIR, "master")):
         missing.append(f"{POSTFIX_DAEMON_DIR}/master not found (Debian package postfix)")
@@ -146,7 +146,7 @@ class Netns:
         self.addresses = addresses
         self.created = False
 
-    def __enter__(self):
+    def create(self):
         sweep_stale_netns()
         run(["ip", "netns", "add", self.name])
         self.created = True
@@ -164,12 +164,6 @@ class Netns:
                 run(["ip", "-n", self.name, "-6", "addr", "add", f"{addr}/128", "dev", "lo", "nodad"])
             else:
                 run(["ip", "-n", self.name, "addr", "add", f"{addr}/32", "dev", "lo"])
-        return self
-
-    def __exit__(self, *exc):
-        self.teardown()
-        return False
-
     def teardown(self):
         """Kill what is left inside by pid (a defect if anything is), delete everything."""
         leftovers = []
@@ -610,7 +604,9 @@ class Daemon:
     stderr (its log with -f) goes to workdir/daemon-NAME.log so the test can grep it.
     """
 
-    def __init__(self, procs, workdir, binary, name, toml_body):
+    kind = "daemon"
+
+    def __init__(self, procs, workdir, binary, name, toml_text):
         self.procs = procs
         self.binary = binary
         self.name = name
@@ -618,27 +614,34 @@ class Daemon:
         self.socket = os.path.join(self.dir, "policy.sock")
         self.log_path = os.path.join(workdir, f"daemon-{name}.log")
         self.conf = os.path.join(self.dir, "reverse-policyd.toml")
-        self.toml_body = toml_body
+        self.toml_text = toml_text
         self.proc = None
         self.error = None
 
     def toml(self):
-        head = (
-            "# written by the e2e driver\n"
-            + self.toml_body.get("top", "")
-            + "\n[server]\n"
-            f"listen = [\"unix:{self.socket}\"]\n"
-            "socket_mode = \"0666\"\n"
-            "request_deadline = \"8s\"\n"
-            "\n[dns]\n"
-            "nameservers = [\"127.0.0.1\"]\n"
-            "timeout = \"1s\"\n"
-            "attempts = 1\n"
-            "\n[log]\n"
-            "to = \"stderr\"\n"
-            "level = \"info\"\n"
-        )
-        return head + self.toml_body.get("rest", "")
+        """The suite's config with [server], [dns] and [log] for this world. Top-level keys
+        (preset) must come before the first table, so the text is split there."""
+        lines = self.toml_text.splitlines()
+        first_table = next((i for i, l in enumerate(lines) if l.lstrip().startswith("[")),
+                           len(lines))
+        top, rest = lines[:first_table], lines[first_table:]
+        world_part = [
+            "[server]",
+            f"listen = [\"unix:{self.socket}\"]",
+            "socket_mode = \"0666\"",
+            "request_deadline = \"8s\"",
+            "",
+            "[dns]",
+            "nameservers = [\"127.0.0.1\"]",
+            "timeout = \"1s\"",
+            "attempts = 1",
+            "",
+            "[log]",
+            "to = \"stderr\"",
+            "level = \"info\"",
+            "",
+        ]
+        return "\n".join(["# written by the e2e driver", *top, "", *world_part, *rest]) + "\n"
 
     def start(self, timeout=5.0):
         """Start and wait for the socket. Returns False (with self.error) if it cannot."""
