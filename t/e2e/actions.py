@@ -24,7 +24,8 @@ from cases import Case
 
 ACTIONS_SECTIONS = {
     "client": {"no_ptr": "521 5.7.1 no reverse DNS for {client_address}",
-               "mismatch": "DEFER_IF_PERMIT 4.7.25 reverse DNS of {client_address} does not confirm",
+               "mismatch": "DEFER_IF_PERMIT 4.7.25 reverse DNS of {client_address} "
+                           "does not confirm",
                "exempt_authenticated": True},
     "helo": {"not_found": "421 4.7.1 HELO name {helo_name} not found"},
     "sender": {"not_found": "550 5.1.8 sender domain {sender_domain} not found"},
@@ -55,7 +56,8 @@ def scenario_case(id, what, client, helo, sender, c, h, s):
 
 SCENARIOS = {
     "close-521": Scenario(scenario_case("close-521", "521 from the client list closes",
-                                        "192.0.2.20", "[192.0.2.20]", "<>", "no_ptr", "pass", "skip")),
+                                        "192.0.2.20", "[192.0.2.20]", "<>",
+                                        "no_ptr", "pass", "skip")),
     "close-421": Scenario(scenario_case("close-421", "421 from the HELO list closes",
                                         "192.0.2.10", "nonexistent.example.test", "<>",
                                         "pass", "not_found", "skip")),

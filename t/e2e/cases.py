@@ -125,9 +125,11 @@ CASES = [
                 no_ptr("2001:db8::40")),
     client_case("c-ptr-refused", "PTR lookup REFUSED", "192.0.2.41", "tempfail:ptr",
                 no_ptr("192.0.2.41")),
-    client_case("c-fwd-servfail", "PTR found, its A lookup SERVFAIL", "192.0.2.42", "tempfail:forward",
+    client_case("c-fwd-servfail", "PTR found, its A lookup SERVFAIL", "192.0.2.42",
+                "tempfail:forward",
                 mismatch("192.0.2.42")),
-    client_case("c-fwd-timeout", "PTR found, its A lookup times out", "192.0.2.43", "tempfail:forward",
+    client_case("c-fwd-timeout", "PTR found, its A lookup times out", "192.0.2.43",
+                "tempfail:forward",
                 mismatch("192.0.2.43")),
     client_case("c-ptr-bang", "PTR name with an illegal character (bad!name)", "192.0.2.24",
                 "no_ptr", no_ptr("192.0.2.24")),
@@ -168,7 +170,8 @@ CASES = [
               OK, client="2001:db8::10"),
     helo_case("h-invalid", "HELO with an invalid character", "bad!name.example.test", "invalid",
               helo_rejected("bad!name.example.test", "501 5.5.2 Invalid name")),
-    helo_case("h-invalid-literal", "HELO invalid address literal", "[192.0.2.300]", "invalid:literal",
+    helo_case("h-invalid-literal", "HELO invalid address literal", "[192.0.2.300]",
+              "invalid:literal",
               helo_rejected("[192.0.2.300]", "501 5.5.2 invalid ip address")),
     # Postfix: a bare address is a valid HELO (valid_hostaddr) but not a fully-qualified
     # host name, so reject_non_fqdn_helo_hostname answers, not the invalid check.

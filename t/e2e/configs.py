@@ -89,7 +89,8 @@ PRESET_RULES = {
     "client": {
         "no_ptr": "450 4.7.1 cannot find your reverse hostname, [{client_address}]",
         "mismatch": "450 4.7.25 cannot find your hostname, [{client_address}]",
-        "tempfail:ptr": "DEFER_IF_PERMIT 4.7.1 cannot find your reverse hostname, [{client_address}]",
+        "tempfail:ptr":
+            "DEFER_IF_PERMIT 4.7.1 cannot find your reverse hostname, [{client_address}]",
         "tempfail:forward": "DEFER_IF_PERMIT 4.7.25 cannot find your hostname, [{client_address}]",
     },
     "helo": {
@@ -248,7 +249,8 @@ def any_check_failed(case):
 # preset against the oracle
 # --------------------------------------------------------------------------------------
 
-_CLIENT_PREFIX = re.compile(r"^(RCPT \d{3} \d\.\d{1,3}\.\d{1,3} )<[^<>]*\[([^\]]+)\]>: (Client host rejected: .*)$")
+_CLIENT_PREFIX = re.compile(
+    r"^(RCPT \d{3} \d\.\d{1,3}\.\d{1,3} )<[^<>]*\[([^\]]+)\]>: (Client host rejected: .*)$")
 
 
 def compare_with_oracle(case, oracle_got, ours):

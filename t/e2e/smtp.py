@@ -42,6 +42,7 @@ class Session:
     argv: list
     exchanges: list
     closed_by_server: bool    # the server dropped the connection before our QUIT
+    timed_out: bool           # swaks gave up waiting for a reply
     exit_code: int
     transcript: str
     seconds: float
@@ -59,6 +60,8 @@ class Session:
         if f is not None:
             return f"{f.command} {f.reply}"
         last = [x for x in self.exchanges if x.command not in ("QUIT",) and x.reply]
+        if self.timed_out:
+            return "TIMED OUT" + (f" after {last[-1].command} {last[-1].reply}" if last else "")
         if not last:
             return "NO REPLY"
         return f"{last[-1].command} {last[-1].reply}"
@@ -86,7 +89,7 @@ def _command_name(sent):
 def parse_transcript(text):
     """swaks prints "<-  " for a reply line, "<** " for an error reply, " -> " for ours."""
     exchanges = [Exchange("CONNECT", "")]
-    closed = False
+    closed = timed_out = False
     in_data = False
     for raw in text.splitlines():
         if raw.startswith(" -> ") or raw.startswith(" ~> "):
@@ -112,15 +115,15 @@ def parse_transcript(text):
                 x.reply.text = m.group(4)
                 if x.command == "DATA" and x.reply.code == "354":
                     in_data = True
-        elif raw.startswith(" -> ") is False and "Remote host closed connection unexpectedly" in raw:
+        elif raw.startswith("*** ") and "timed out" in raw.lower():
+            timed_out = True
+        elif raw.startswith("*** ") and "closed connection" in raw:
             closed = True
-        elif raw.startswith("*** ") and ("closed" in raw or "timed out" in raw.lower()):
-            closed = True
-    # A "421"/"521" reply followed by no reply to QUIT also means the server hung up.
+    # A reply followed by no reply to our QUIT also means the server hung up.
     quit = [x for x in exchanges if x.command == "QUIT"]
-    if quit and quit[-1].reply is None:
+    if quit and quit[-1].reply is None and not timed_out:
         closed = True
-    return exchanges, closed
+    return exchanges, closed, timed_out
 
 
 def swaks(port, local_addr=None, helo="", mail_from="", rcpts=("user@sink.test",),
@@ -149,5 +152,5 @@ def swaks(port, local_addr=None, helo="", mail_from="", rcpts=("user@sink.test",
     r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                        timeout=RUN_TIMEOUT_S, stdin=subprocess.DEVNULL)
     dt = time.monotonic() - t0
-    exchanges, closed = parse_transcript(r.stdout)
-    return Session(argv, exchanges, closed, r.returncode, r.stdout, dt)
+    exchanges, closed, timed_out = parse_transcript(r.stdout)
+    return Session(argv, exchanges, closed, timed_out, r.returncode, r.stdout, dt)

@@ -260,7 +260,8 @@ def run(args):
         finally:
             ctx.stop()
         r = ctx.results
-        log(f"suite {name} ({args.policy}): {r.passed} passed, {len(r.failed)} failed")
+        label = name if name == "oracle" else f"{name} ({args.policy})"
+        log(f"suite {label}: {r.passed} passed, {len(r.failed)} failed")
         passed += r.passed
         failed += len(r.failed)
         if r.failed:

@@ -161,7 +161,8 @@ class Netns:
         run(["ip", "-n", self.name, "link", "set", "lo", "up"])
         for addr in self.addresses:
             if ":" in addr:
-                run(["ip", "-n", self.name, "-6", "addr", "add", f"{addr}/128", "dev", "lo", "nodad"])
+                run(["ip", "-n", self.name, "-6", "addr", "add", f"{addr}/128", "dev", "lo",
+                     "nodad"])
             else:
                 run(["ip", "-n", self.name, "addr", "add", f"{addr}/32", "dev", "lo"])
     def teardown(self):
@@ -358,7 +359,8 @@ class TestDns:
         ok = wait_until(lambda: self.proc.poll() is not None or
                         dns_query("127.0.0.1", "host.example.test", 1) is not None, 10)
         if self.proc.poll() is not None or not ok:
-            raise WorldError("unbound did not start: " + tail(os.path.join(self.dir, "unbound.stderr"))
+            raise WorldError("unbound did not start: "
+                             + tail(os.path.join(self.dir, "unbound.stderr"))
                              + tail(os.path.join(self.dir, "unbound.log")))
         log(f"test DNS up (unbound pid {self.proc.pid})")
 
@@ -570,7 +572,8 @@ class Postfix:
                         all(port_open("127.0.0.1", s.port) for s in self.services), 15)
         if self.proc.poll() is not None or not ok:
             raise WorldError("postfix master did not start: "
-                             + tail(os.path.join(self.workdir, "master.stderr")) + tail(self.maillog))
+                             + tail(os.path.join(self.workdir, "master.stderr"))
+                             + tail(self.maillog))
         log(f"postfix up (master pid {self.proc.pid}), smtpd: "
             + ", ".join(f"{s.name}=127.0.0.1:{s.port}" for s in self.services))
 
