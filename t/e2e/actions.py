@@ -11,7 +11,6 @@
 # The same scenarios run against the daemon or the stand-in (stub_policy.py); the
 # daemon's own log lines are checked only against the daemon.
 
-import os
 import re
 import time
 from dataclasses import dataclass

@@ -10,7 +10,6 @@
 # Runs as a thread of the inner driver; stop() closes the socket and joins.
 
 import os
-import socket
 import socketserver
 import threading
 

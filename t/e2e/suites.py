@@ -92,8 +92,7 @@ class Context:
         self.workdir = os.path.join(args.workdir, suite)
         os.makedirs(self.workdir)
         os.chmod(self.workdir, 0o755)
-        self.out = os.path.join(args.out or os.path.join(args.workdir, "out"),
-                                f"{suite}-{args.policy}" if suite != "oracle" else suite)
+        self.out = os.path.join(args.out, f"{suite}-{args.policy}" if suite != "oracle" else suite)
         os.makedirs(self.out, exist_ok=True)
         self.procs = world.Procs()
         self.results = Results()
@@ -193,6 +192,7 @@ def suite_preset(ctx):
                                           cases.CASES)])
     table = ["| case | what | Postfix built-in | reverse-policyd preset = \"postfix\" | |",
              "|---|---|---|---|---|"]
+    deliberate = []
     for c, theirs, got in zip(cases.CASES, oracle, ours):
         ctx.results.check(f"oracle {c.id}: {c.what}", theirs == c.oracle, theirs, c.oracle)
         same, note = configs.compare_with_oracle(c, theirs, got)
@@ -202,7 +202,12 @@ def suite_preset(ctx):
         ctx.results.check(f"preset {c.id}: {c.what}", same, got=got,
                           want=want + (f"  [{note}]" if note else ""))
         table.append(f"| {c.id} | {md(c.what)} | {md(theirs)} | {md(got)} | {md(mark)} |")
+        if c.differs is not None:
+            deliberate.append(f"  {c.id}: Postfix: {theirs}\n  {' ' * len(c.id)}  ours:    {got}"
+                              f"\n  {' ' * len(c.id)}  why:     {c.differs.why}")
     ctx.write("preset-vs-oracle.md", "\n".join(table) + "\n")
+    log("deliberate differences from the oracle (SPEC.md), besides the client prefix:\n"
+        + "\n".join(deliberate))
 
 
 # --------------------------------------------------------------------------------------

@@ -61,7 +61,7 @@ REQUIRED_TOOLS = {
     "swaks": "swaks",
 }
 
-APT_PACKAGES = "postfix swaks libio-socket-inet6-perl iproute2 unbound ldnsutils python3"
+APT_PACKAGES = "postfix swaks libio-socket-inet6-perl iproute2 unbound python3"
 
 
 def missing_prerequisites():
@@ -539,9 +539,6 @@ class Postfix:
             "postlog   unix-dgram n - n - 1 postlogd",
         ]
         return "\n".join(lines) + "\n"
-
-    def postconf(self, *args):
-        return run(["postconf", "-c", self.config_dir, *args])
 
     def start(self):
         for d in (self.config_dir, self.queue_dir, self.data_dir):
