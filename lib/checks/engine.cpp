@@ -71,12 +71,13 @@ public:
         const auto self = shared_from_this();   // `done` may destroy the Job that holds us
         rules::CheckResults results;
         Explanation explanation;
-        explanation.expired = expired;
         for (std::size_t k = 0; k < check_count; ++k) {
             auto& ce = explanation.checks[k];
             ce.kind = static_cast<CheckKind>(k);
             if (!evaluated[k]) continue;
             ce.finished = !runs[k] || runs[k]->check->finished();
+            // Expired only when the deadline cut something short.
+            explanation.expired = explanation.expired || (expired && !ce.finished);
             switch (ce.kind) {
             case CheckKind::Client: results.client = client_result(); break;
             case CheckKind::Helo: results.helo = helo_result(); break;

@@ -71,7 +71,7 @@ struct Explanation {
     std::array<CheckExplanation, check_count> checks;
     std::string rule = "-";    // the rule that fired: "client.no_ptr", "headers.warning", "-"
     bool header = false;
-    bool expired = false;
+    bool expired = false;      // decided at the deadline with questions outstanding
     policy::Decision decision;
 };
 

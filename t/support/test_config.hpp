@@ -1,9 +1,9 @@
-// t/support/test_config.hpp -- Config values for unit tests, built directly.
+// t/support/test_config.hpp -- Config values for unit tests, from the real loader.
 //
-// act() turns an action text into a rules::Action by its first word (kind, severity,
-// code) without validating it: a stand-in for rules::parse_action where a test needs a
-// value, not the config check. default_config() is SPEC §2's defaults; postfix_config()
-// is `preset = "postfix"` as SPEC §2's table sets it.
+// act() is rules::parse_action that throws on a refused action (a test bug).
+// default_config() is an empty file: SPEC §2's defaults. postfix_config() is
+// `preset = "postfix"`. quiet_config() sets every check action to DUNNO, no exemptions
+// and no header. config_from() loads any TOML text and throws with every error.
 #pragma once
 
 #include <string_view>
@@ -14,9 +14,9 @@
 namespace rpd::test {
 
 rules::Action act(std::string_view text);
+config::Config config_from(std::string_view toml);
 config::Config default_config();
 config::Config postfix_config();
-// default_config() with every check action DUNNO, tempfail "auto", no exemptions, no header.
 config::Config quiet_config();
 
 }  // namespace rpd::test

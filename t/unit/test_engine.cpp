@@ -257,6 +257,7 @@ TEST_CASE("engine: expire() after the answer was posted does not answer twice", 
     job->expire();
     CHECK(got->calls == 1);
     CHECK(got->explanation->checks[0].outcome == "pass");   // everything was in
+    CHECK_FALSE(got->explanation->expired);
     h.loop.run();
     CHECK(got->calls == 1);
 }
