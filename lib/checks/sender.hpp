@@ -24,8 +24,9 @@
 // Which questions (SenderCheckOptions, set by the engine from the config): `lookup`
 // false -> skip after the syntax, nothing asked; `mx_hosts_resolve` false -> MX hosts are
 // not asked A+AAAA to prove that they resolve (an MX answer with a valid host counts as
-// resolving, as in Postfix); `forged` false -> no comparison, and MX hosts are asked
-// (in the client's family only) only for mx_hosts_resolve.
+// resolving, as in Postfix); `forged` false -> no comparison. With only `forged`, MX
+// hosts are asked in the client's family (A for IPv4, AAAA for IPv6) and not at all
+// when the domain's own addresses already matched.
 #pragma once
 
 #include <optional>

@@ -538,3 +538,22 @@ TEST_CASE("engine: IPv6 client through the engine", "[engine]") {
     CHECK(got.explanation->checks[2].outcome == "pass");
     CHECK(got.explanation->decision.log_line.find("client=v6.example.test[2001:db8::9]") != std::string::npos);
 }
+
+TEST_CASE("engine: done may destroy its own Job (as the server does)", "[engine]") {
+    Harness h;
+    good_world(h.dns);
+    for (const bool by_expire : {false, true}) {
+        INFO("by expire: " << by_expire);
+        std::unique_ptr<policy::Decider::Job> job;
+        int calls = 0;
+        job = h.engine.decide(h.config, request("RCPT", by_expire ? "x" : "y"), [&](policy::Decision d) {
+            ++calls;
+            CHECK_FALSE(d.action.empty());
+            job.reset();   // the connection drops its Job inside the callback
+        });
+        if (by_expire) job->expire();
+        h.run();
+        CHECK(calls == 1);
+        CHECK(job == nullptr);
+    }
+}
