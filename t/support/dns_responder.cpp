@@ -158,7 +158,7 @@ struct DnsResponder::Impl {
         }
         if (plan.wrong_id_first) out.push_back(reply_bytes(q, plan, truncated, q.name, static_cast<std::uint16_t>(q.id + 1)));
         if (plan.other_question_first) out.push_back(reply_bytes(q, plan, truncated, "other-question.example.test", q.id));
-        out.push_back(std::move(real));
+        if (!plan.decoys_only) out.push_back(std::move(real));
         return out;
     }
 
@@ -262,7 +262,7 @@ struct DnsResponder::Impl {
             out.peer = peer;
             out.peer_len = len;
             out.messages = messages_for(*q, plan);
-            if (plan.spoof_port_first) {
+            if (plan.spoof_port_first && !out.messages.empty()) {
                 out.messages.insert(out.messages.begin(), out.messages.back());
                 out.from_other_port = true;
             }

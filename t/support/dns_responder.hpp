@@ -55,6 +55,7 @@ struct Plan {
     bool wrong_id_first = false;         // the reply with another ID, then the real one
     bool other_question_first = false;   // a reply to another name (same ID), then the real one
     bool spoof_port_first = false;       // the reply from another source port, then the real one
+    bool decoys_only = false;            // send what the *_first flags ask for, not the real reply
     bool truncate_udp = false;           // over UDP an empty reply with TC set; TCP gets everything
     bool tcp_close_mid_message = false;  // over TCP: the length and half the reply, then close
     bool tcp_close_silently = false;     // over TCP: read the query, close without a reply
