@@ -6,6 +6,7 @@
 // Not here: parsing [dns].nameservers (lib/config did that).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,5 +31,10 @@ std::vector<config::NameServer> effective_nameservers(const config::DnsConfig& c
 
 // "127.0.0.1:53", "[::1]:5353".
 std::string server_text(const util::IpAddress& address, std::uint16_t port);
+
+// "192.0.2.53", "192.0.2.53:5353", "2001:db8::53", "[2001:db8::53]", "[::1]:5353" as a
+// server; port 53 unless given. nullopt for anything else (a host name: nothing here
+// resolves names to find the resolver), a port of 0 or over 65535.
+std::optional<config::NameServer> parse_nameserver(std::string_view text);
 
 }  // namespace rpd::dns

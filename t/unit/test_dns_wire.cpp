@@ -338,3 +338,24 @@ TEST_CASE("dns nameservers: resolv.conf", "[dns][resolvconf]") {
     REQUIRE(dns::effective_nameservers(cfg, "/nonexistent").size() == 1);
     CHECK(dns::server_text(*util::IpAddress::parse("::1"), 5353) == "[::1]:5353");
 }
+
+TEST_CASE("dns nameservers: server addresses as written", "[dns][resolvconf]") {
+    struct Case { const char* text; const char* want; };   // want = nullptr: refused
+    const Case cases[] = {
+        {"192.0.2.53", "192.0.2.53:53"},       {"192.0.2.53:5353", "192.0.2.53:5353"},
+        {"2001:db8::53", "[2001:db8::53]:53"}, {"[2001:db8::53]", "[2001:db8::53]:53"},
+        {"[::1]:5353", "[::1]:5353"},          {"::1", "[::1]:53"},
+        {"", nullptr},                         {"ns.example.test", nullptr},
+        {"192.0.2.53:", nullptr},              {"192.0.2.53:0", nullptr},
+        {"192.0.2.53:65536", nullptr},         {"192.0.2.53:53x", nullptr},
+        {"[::1", nullptr},                     {"[::1]x", nullptr},
+        {"[::1]:", nullptr},                   {"[192.0.2.1]:53", nullptr},
+        {"192.0.2.53:123456", nullptr},
+    };
+    for (const auto& c : cases) {
+        INFO("text: '" << c.text << "'");
+        auto ns = dns::parse_nameserver(c.text);
+        REQUIRE(ns.has_value() == (c.want != nullptr));
+        if (ns) CHECK(ns->text == c.want);
+    }
+}
