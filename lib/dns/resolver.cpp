@@ -241,6 +241,22 @@ struct StubResolver::Impl {
         }
     }
 
+    // A question that ended without a query of its own (cache hit, unaskable name).
+    void emit_result(const DnsResult& r, std::string_view transport) noexcept {
+        if (!debug) return;
+        DebugEvent ev;
+        ev.kind = DebugEvent::Kind::Result;
+        ev.name = r.name;
+        ev.type = r.type;
+        ev.server = r.server;
+        ev.transport = transport;
+        ev.result = &r;
+        try {
+            debug(ev);
+        } catch (...) {
+        }
+    }
+
     static std::string_view transport_name(Transport t) noexcept {
         switch (t) {
         case Transport::Udp: return "udp";
@@ -261,6 +277,7 @@ struct StubResolver::Impl {
             r.status = DnsStatus::BadResponse;   // cannot be asked; never "absent"
             r.name = std::string(name);
             r.type = type;
+            emit_result(r, "");
             deliver_later(ticket, std::move(callback), std::move(r));
             return Ticket(self, ticket);
         }
@@ -268,19 +285,7 @@ struct StubResolver::Impl {
         if (auto hit = cache.find(key, clock())) {
             ++counters.cache_hits;
             hit->name = question->text;
-            if (debug) {
-                DebugEvent ev;
-                ev.kind = DebugEvent::Kind::Result;
-                ev.name = hit->name;
-                ev.type = type;
-                ev.server = hit->server;
-                ev.transport = "cache";
-                ev.result = &*hit;
-                try {
-                    debug(ev);
-                } catch (...) {
-                }
-            }
+            emit_result(*hit, "cache");
             deliver_later(ticket, std::move(callback), std::move(*hit));
             return Ticket(self, ticket);
         }
@@ -345,7 +350,8 @@ struct StubResolver::Impl {
             Query* q = fifo.front();
             fifo.pop_front();
             if (q->live_waiters == 0) {
-                inflight.erase(q->key);
+                const std::string key = q->key;   // not a reference into the node being erased
+                inflight.erase(key);
                 continue;
             }
             ++active;
@@ -584,14 +590,15 @@ struct StubResolver::Impl {
     void finish(Query& q, DnsResult r) {
         if (q.done) return;
         q.done = true;
-        close_try(q);
+        const std::string_view transport = transport_name(q.transport);   // "" if no try is open
         r.name = q.question.text;
         r.type = q.question.type;
         if (r.server.empty()) r.server = q.last_server;
         r.elapsed = std::chrono::duration_cast<std::chrono::microseconds>(RealClock::now() - q.started);
         r.from_cache = false;
         ++counters.results[static_cast<std::size_t>(r.status)];
-        emit(DebugEvent::Kind::Result, q, "", {}, &r);
+        emit(DebugEvent::Kind::Result, q, transport, {}, &r);
+        close_try(q);
 
         const auto lifetime = policy.lifetime(r);
         if (lifetime.count() > 0) {

@@ -594,6 +594,7 @@ TEST_CASE("dns/debug: the hook sees each question and its end", "[.integration][
     });
     CHECK(f.ask("host.example.test").status == DnsStatus::Answer);
     CHECK(f.ask("host.example.test").from_cache);
-    CHECK(events == std::vector<std::string>{"query host.example.test udp", "result ANSWER host.example.test ",
-                                             "result ANSWER host.example.test cache"});
+    CHECK(f.ask("a..b").status == DnsStatus::BadResponse);
+    CHECK(events == std::vector<std::string>{"query host.example.test udp", "result ANSWER host.example.test udp",
+                                             "result ANSWER host.example.test cache", "result BADRESPONSE a..b "});
 }

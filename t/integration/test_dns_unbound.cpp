@@ -205,3 +205,69 @@ TEST_CASE("dns/unbound: a second lookup within the TTL is answered from the cach
     CHECK(f.resolver->counters().queries_sent == sent);
     CHECK(f.resolver->counters().cache_hits == 1);
 }
+
+// Every row of t/data/zones/README.md that the checks will rely on, at the DNS level.
+TEST_CASE("dns/unbound: the test zones hold what their README says", "[.integration][dns][zones]") {
+    Fixture f;
+    struct Row { const char* name; RrType type; DnsStatus status; std::vector<std::string> data; };
+    auto ptr = [](const char* ip) { return util::IpAddress::parse(ip)->reverse_name(); };
+    const std::string p10 = ptr("192.0.2.10"), p21 = ptr("192.0.2.21"), p22 = ptr("192.0.2.22"), p24 = ptr("192.0.2.24"),
+                      p25 = ptr("192.0.2.25"), p26 = ptr("192.0.2.26"), p27 = ptr("192.0.2.27"),
+                      p11 = ptr("192.0.2.11"), c10 = ptr("203.0.113.10"), c12 = ptr("203.0.113.12"),
+                      v6_11 = ptr("2001:db8::11"), v6_22 = ptr("2001:db8::22"), v6_23 = ptr("2001:db8::23"),
+                      v6_25 = ptr("2001:db8::25");
+    const Row rows[] = {
+        {"host.example.test", RrType::Mx, DnsStatus::Answer, {"10 mail.example.test"}},
+        {"mail.example.test", RrType::Aaaa, DnsStatus::Answer, {"2001:db8::25"}},
+        {"v4only.example.test", RrType::Aaaa, DnsStatus::NoData, {}},
+        {"v6only.example.test", RrType::A, DnsStatus::NoData, {}},
+        {"v6only.example.test", RrType::Aaaa, DnsStatus::Answer, {"2001:db8::11"}},
+        {"nodata.example.test", RrType::Mx, DnsStatus::NoData, {}},
+        {"shortttl.example.test", RrType::A, DnsStatus::Answer, {"192.0.2.12"}},
+        {"mx-only.example.test", RrType::Mx, DnsStatus::Answer, {"10 mail.example.test"}},
+        {"mx-only.example.test", RrType::A, DnsStatus::NoData, {}},
+        {"mx-only.example.test", RrType::Aaaa, DnsStatus::NoData, {}},
+        {"mx1.example.test", RrType::A, DnsStatus::Answer, {"192.0.2.31"}},
+        {"mx2.example.test", RrType::A, DnsStatus::Answer, {"192.0.2.32"}},
+        {"mx-nxhost.example.test", RrType::Mx, DnsStatus::Answer, {"10 nonexistent.example.test"}},
+        {"mx-and-a.example.test", RrType::Mx, DnsStatus::Answer, {"10 mail.example.test"}},
+        {"mx-and-a.example.test", RrType::A, DnsStatus::Answer, {"192.0.2.33"}},
+        {"elsewhere.example.test", RrType::A, DnsStatus::Answer, {"192.0.2.99"}},
+        {"elsewhere.example.test", RrType::Aaaa, DnsStatus::Answer, {"2001:db8::99"}},
+        {"first.example.test", RrType::A, DnsStatus::Answer, {"192.0.2.98"}},
+        {"first.example.test", RrType::Aaaa, DnsStatus::NoData, {}},
+        {"second.example.test", RrType::A, DnsStatus::Answer, {"192.0.2.23"}},
+        {"second.example.test", RrType::Aaaa, DnsStatus::Answer, {"2001:db8::23"}},
+        {"under_score.example.test", RrType::A, DnsStatus::Answer, {"192.0.2.27"}},
+        {"classless.example.test", RrType::A, DnsStatus::Answer, {"203.0.113.9"}},
+        {"classless-mismatch.example.test", RrType::A, DnsStatus::Answer, {"203.0.113.99"}},
+        {"x.broken.example.test", RrType::A, DnsStatus::ServFail, {}},
+        {"nothing-here.example.test", RrType::A, DnsStatus::NxDomain, {}},
+        {"example.invalid", RrType::A, DnsStatus::NxDomain, {}},
+        {p10.c_str(), RrType::Ptr, DnsStatus::Answer, {"host.example.test"}},
+        {p11.c_str(), RrType::Ptr, DnsStatus::Answer, {"v4only.example.test"}},
+        {p21.c_str(), RrType::Ptr, DnsStatus::Answer, {"nonexistent.example.test"}},
+        {p22.c_str(), RrType::Ptr, DnsStatus::Answer, {"elsewhere.example.test"}},
+        {p24.c_str(), RrType::Ptr, DnsStatus::Answer, {"bad!name.example.test"}},
+        {p25.c_str(), RrType::Ptr, DnsStatus::Answer, {"mail.example.test"}},
+        {p26.c_str(), RrType::Ptr, DnsStatus::Answer, {"192.0.2.26"}},
+        {p27.c_str(), RrType::Ptr, DnsStatus::Answer, {"under_score.example.test"}},
+        {c10.c_str(), RrType::Ptr, DnsStatus::Answer, {"classless-mismatch.example.test"}},
+        {c12.c_str(), RrType::Ptr, DnsStatus::NxDomain, {}},
+        {v6_11.c_str(), RrType::Ptr, DnsStatus::Answer, {"v6only.example.test"}},
+        {v6_22.c_str(), RrType::Ptr, DnsStatus::Answer, {"elsewhere.example.test"}},
+        {v6_23.c_str(), RrType::Ptr, DnsStatus::Answer, {"first.example.test", "second.example.test"}},
+        {v6_25.c_str(), RrType::Ptr, DnsStatus::Answer, {"mail.example.test"}},
+    };
+    for (const auto& row : rows) {
+        INFO(row.name << " " << dns::to_string(row.type));
+        auto r = test::ask(f.loop, *f.resolver, row.name, row.type);
+        REQUIRE(r);
+        CHECK(r->status == row.status);
+        std::vector<std::string> data;
+        for (const auto& ip : r->addresses) data.push_back(ip.to_string());
+        for (const auto& n : r->names) data.push_back(n);
+        for (const auto& mx : r->mx) data.push_back(std::to_string(mx.preference) + " " + mx.exchange);
+        CHECK(sorted(data) == sorted(row.data));
+    }
+}
