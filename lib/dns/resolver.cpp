@@ -209,7 +209,8 @@ struct StubResolver::Impl {
     }
 
     ~Impl() {
-        // Events first (they refer to queries), then the queries with their sockets.
+        // The queries, with their events and sockets, while the event base is still there.
+        // No callback runs from here on.
         fifo.clear();
         inflight.clear();
         finished.clear();
@@ -600,16 +601,19 @@ struct StubResolver::Impl {
         emit(DebugEvent::Kind::Result, q, transport, {}, &r);
         close_try(q);
 
-        const auto lifetime = policy.lifetime(r);
-        if (lifetime.count() > 0) {
-            const TimePoint now = clock();
-            cache.insert(q.key, r, now, now + lifetime);
+        try {
+            const auto lifetime = policy.lifetime(r);
+            if (lifetime.count() > 0) {
+                const TimePoint now = clock();
+                cache.insert(q.key, r, now, now + lifetime);
+            }
+        } catch (...) {   // not cached (out of memory): the waiters still get their answer
         }
 
         // Remove before calling out: a waiter may ask the same question again, and that
         // must start a new query, not join this finished one.
         auto node = inflight.extract(q.key);
-        std::unique_ptr<Query> owned = std::move(node.mapped());
+        std::unique_ptr<Query> owned = node ? std::move(node.mapped()) : nullptr;
         --active;
         try {
             pump();
