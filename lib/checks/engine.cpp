@@ -99,6 +99,7 @@ public:
             ce.rule = v.rule;
             ce.action = v.action;
             ce.exempt = v.exempt;
+            ce.in_context = v.in_context;
         }
         explanation.rule = verdict.rule;
         explanation.header = verdict.header;

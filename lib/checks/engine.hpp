@@ -64,6 +64,7 @@ struct CheckExplanation {
     std::string rule;          // the rule this outcome maps to ("client.no_ptr"); "" for none
     std::string action = "DUNNO";
     std::string exempt;        // why it counted as DUNNO; "" = it counted
+    bool in_context = true;    // false: policy_context names other checks, so its action was not used
     std::vector<dns::DnsResult> lookups;
 };
 
