@@ -21,7 +21,8 @@ constexpr std::array<Command, 2> table{{
      "                                        one decision, explained",
      &run_check},
     {"doctor",
-     "doctor [-c FILE] [--name NAME]         query every configured nameserver, report latency and errors",
+     "doctor [-c FILE] [--name NAME]\n"
+     "                                        query every configured nameserver, report latency and errors",
      &run_doctor},
 }};
 
