@@ -47,6 +47,11 @@ grep -v '^#' "$zones/zones.list" | while read -r origin file; do
     [ -n "$origin" ] || continue
     printf '  local-zone: "%s" nodefault\n' "$origin" >> "$conf"
 done
+grep -v '^#' "$zones/faults.list" | while read -r name kind; do
+    [ -n "$name" ] || continue
+    if [ "$kind" = drop ]; then type=deny; else type=refuse; fi
+    printf '  local-zone: "%s" %s\n' "$name" "$type" >> "$conf"
+done
 printf 'remote-control:\n  control-enable: no\n' >> "$conf"
 grep -v '^#' "$zones/zones.list" | while read -r origin file; do
     [ -n "$origin" ] || continue

@@ -91,6 +91,19 @@ std::vector<UnboundServer::Zone> UnboundServer::default_zones() {
     return zones;
 }
 
+std::vector<UnboundServer::Fault> UnboundServer::default_faults() {
+    std::vector<Fault> faults;
+    std::istringstream list(read_file(std::string(RPD_TEST_DATA) + "/zones/faults.list"));
+    std::string line;
+    while (std::getline(list, line)) {
+        std::istringstream words(line);
+        std::string name, kind;
+        if (!(words >> name >> kind) || name[0] == '#') continue;
+        faults.push_back(Fault{name, kind == "drop"});
+    }
+    return faults;
+}
+
 UnboundServer::UnboundServer() : UnboundServer(Options{}) {}
 
 UnboundServer::UnboundServer(Options options) {
@@ -149,6 +162,9 @@ bool UnboundServer::start_once(const Options& options) {
             // zones: RFC 6761/6303) unless told not to; "invalid." keeps its NXDOMAIN.
             << "  local-zone: \"test.\" nodefault\n";
         for (const auto& z : options.zones) out << "  local-zone: \"" << z.origin << "\" nodefault\n";
+        for (const auto& f : options.faults) {
+            out << "  local-zone: \"" << f.name << "\" " << (f.drop ? "deny" : "refuse") << "\n";
+        }
         out << "remote-control:\n"
             << "  control-enable: no\n";
         for (const auto& z : options.zones) {

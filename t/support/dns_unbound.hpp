@@ -29,14 +29,23 @@ public:
         std::string origin;   // "example.test."
         std::string file;     // absolute path of the zone file
     };
+    // A name (and everything below it) answered badly on purpose: `drop` = no answer
+    // (unbound "local-zone: deny", the asker times out), else REFUSED ("refuse").
+    struct Fault {
+        std::string name;   // "timeout.example.test."
+        bool drop = true;
+    };
     struct Options {
         std::vector<Zone> zones = default_zones();
+        std::vector<Fault> faults = default_faults();
         std::string binary = "/usr/sbin/unbound";
         std::chrono::milliseconds startup{10'000};   // bound on waiting for the first answer
     };
 
     // t/data/zones/zones.list: "origin file" per line, '#' comments.
     static std::vector<Zone> default_zones();
+    // t/data/zones/faults.list: "name drop|refuse" per line, '#' comments.
+    static std::vector<Fault> default_faults();
 
     UnboundServer();
     explicit UnboundServer(Options options);
