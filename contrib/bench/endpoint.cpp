@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -80,28 +81,34 @@ int new_stream_socket(const Endpoint& ep) noexcept {
     return fd;
 }
 
-bool probe_connect(const Endpoint& ep, int timeout_ms, std::string& error) {
-    const int fd = new_stream_socket(ep);
-    if (fd < 0) {
-        error = fmt::format("{}: socket: {}", ep.text, std::strerror(errno));
-        return false;
-    }
-    int err = 0;
-    if (connect(fd, reinterpret_cast<const sockaddr*>(&ep.addr), ep.addr_len) != 0) {
-        err = errno;
-        if (err == EINPROGRESS) {
-            pollfd p{fd, POLLOUT, 0};
-            const int n = poll(&p, 1, timeout_ms);
-            socklen_t len = sizeof err;
-            if (n == 0) err = ETIMEDOUT;
-            else if (n < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
-        } else if (err == EAGAIN && ep.kind == Endpoint::Kind::Unix) {
-            err = 0;
+int connect_wait(const Endpoint& ep, int timeout_ms, std::string& error) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    for (;;) {
+        const int fd = new_stream_socket(ep);
+        if (fd < 0) {
+            error = fmt::format("{}: socket: {}", ep.text, std::strerror(errno));
+            return -1;
         }
+        int err = 0;
+        if (connect(fd, reinterpret_cast<const sockaddr*>(&ep.addr), ep.addr_len) != 0) {
+            err = errno;
+            if (err == EINPROGRESS) {
+                pollfd p{fd, POLLOUT, 0};
+                const int n = poll(&p, 1, timeout_ms);
+                socklen_t len = sizeof err;
+                if (n == 0) err = ETIMEDOUT;
+                else if (n < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+            }
+        }
+        if (err == 0) return fd;
+        close(fd);
+        if (err == EAGAIN && ep.kind == Endpoint::Kind::Unix && std::chrono::steady_clock::now() < deadline) {
+            poll(nullptr, 0, 1);   // listen queue full: the server is busy, not gone
+            continue;
+        }
+        error = fmt::format("cannot connect to {}: {}", ep.text, std::strerror(err));
+        return -1;
     }
-    close(fd);
-    if (err != 0) error = fmt::format("cannot connect to {}: {}", ep.text, std::strerror(err));
-    return err == 0;
 }
 
 int listen_on(const Endpoint& ep, int backlog, std::string& error) {

@@ -29,9 +29,9 @@ std::optional<Endpoint> parse_endpoint(std::string_view text, std::string& error
 // A new non-blocking stream socket of the endpoint's family; -1 and errno on failure.
 int new_stream_socket(const Endpoint& ep) noexcept;
 
-// One connection attempt, waited for up to `timeout`, then closed: is anyone there?
-// A Unix socket whose listen queue is full counts as reachable. `error` set if not.
-bool probe_connect(const Endpoint& ep, int timeout_ms, std::string& error);
+// A connected socket (still non-blocking), waiting up to `timeout_ms` for the connect;
+// a full Unix listen queue is knocked on again until then. -1 and `error` set if not.
+int connect_wait(const Endpoint& ep, int timeout_ms, std::string& error);
 
 // A listening non-blocking socket. A stale Unix socket file at the path is removed
 // first (a regular file is not). -1 and `error` set on failure.

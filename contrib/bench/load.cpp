@@ -129,12 +129,14 @@ private:
     void finish();
     void close_socket() noexcept;
     void retry_in(Clock::duration d) noexcept;
+    void stop_timer() noexcept;
     void internal(const std::exception& e) noexcept;
 
     Worker& w_;
     State state_ = State::Down;
     int fd_ = -1;
     EventPtr rev_, wev_, timer_;
+    bool timer_armed_ = false;        // saves an event_pending() call per request
     std::string_view request_;
     std::size_t written_ = 0;
     Clock::time_point started_{};     // of the connect or of the request in flight
@@ -212,6 +214,7 @@ void Conn::on_writable(evutil_socket_t, short, void* arg) noexcept {
 
 void Conn::on_timer(evutil_socket_t, short, void* arg) noexcept {
     auto* c = static_cast<Conn*>(arg);
+    c->timer_armed_ = false;
     try { c->timer_fired(); } catch (const std::exception& e) { c->internal(e); }
 }
 
@@ -254,7 +257,7 @@ void Conn::connect_now() {
 }
 
 void Conn::connected() {
-    event_del(timer_.get());
+    stop_timer();
     event_del(wev_.get());
     ++w_.stats().connects;
     served_ = 0;
@@ -288,7 +291,7 @@ void Conn::send_next() {
     started_ = Clock::now();
     // Lazy timeout: the timer stays armed across requests and, when it fires, checks
     // the request in flight then; no timer is added or removed per request.
-    if (event_pending(timer_.get(), EV_TIMEOUT, nullptr) == 0) retry_in(w_.plan().timeout);
+    if (!timer_armed_) retry_in(w_.plan().timeout);
     write_some();
 }
 
@@ -407,13 +410,13 @@ void Conn::cut() {
     if (state_ == State::Writing || state_ == State::Waiting)
         w_.stats().count_error(ErrorKind::Unfinished, "still in flight at --max-duration");
     close_socket();
-    event_del(timer_.get());
+    stop_timer();
     state_ = State::Done;
 }
 
 void Conn::finish() {
     close_socket();
-    event_del(timer_.get());
+    stop_timer();
     if (state_ != State::Done) {
         state_ = State::Done;
         w_.conn_done();
@@ -431,7 +434,12 @@ void Conn::close_socket() noexcept {
 void Conn::retry_in(Clock::duration d) noexcept {
     const timeval tv = to_timeval(d);
     event_del(timer_.get());
-    event_add(timer_.get(), &tv);
+    timer_armed_ = event_add(timer_.get(), &tv) == 0;
+}
+
+void Conn::stop_timer() noexcept {
+    event_del(timer_.get());
+    timer_armed_ = false;
 }
 
 // ---- Worker ---------------------------------------------------------------

@@ -38,6 +38,17 @@ rlim_t raise_nofile() noexcept {
     return lim.rlim_cur;
 }
 
+// --idle: held open, silent, for the whole run; closed on the way out.
+struct IdleConnections {
+    std::vector<int> fds;
+    IdleConnections() = default;
+    IdleConnections(const IdleConnections&) = delete;
+    IdleConnections& operator=(const IdleConnections&) = delete;
+    ~IdleConnections() {
+        for (const int fd : fds) close(fd);
+    }
+};
+
 int fail(int status, const std::string& message) {
     fmt::print(stderr, "rpd-bench: {}\n", message);
     return status;
@@ -96,10 +107,21 @@ int main(int argc, char** argv) {
     const auto target = parse_endpoint(opts->target, error);
     if (!target) return fail(1, error);
     // Each connection is one descriptor; keep a few for stdio, the event loop, threads.
-    if (opts->connections + 64 > nofile)
+    const rlim_t wanted = rlim_t{opts->connections} + opts->idle + 64;
+    if (wanted > nofile)
         return fail(2, fmt::format("{} connections need more than the open-file limit of {} allows (ulimit -n)",
-                                   opts->connections, nofile));
-    if (!probe_connect(*target, static_cast<int>(opts->timeout.count()), error)) return fail(2, error);
+                                   opts->connections + opts->idle, nofile));
+    const int timeout_ms = static_cast<int>(opts->timeout.count());
+    // Someone there? A clear "cannot connect" now beats a run of connect errors.
+    const int probe = connect_wait(*target, timeout_ms, error);
+    if (probe < 0) return fail(2, error);
+    close(probe);
+    IdleConnections idle;
+    for (unsigned i = 0; i < opts->idle; ++i) {
+        const int fd = connect_wait(*target, timeout_ms, error);
+        if (fd < 0) return fail(2, fmt::format("idle connection {} of {}: {}", i + 1, opts->idle, error));
+        idle.fds.push_back(fd);
+    }
 
     LoadPlan plan;
     plan.target = *target;
@@ -114,7 +136,7 @@ int main(int argc, char** argv) {
     const LoadResult result = run_load(plan, *source);
     if (!result.internal_error.empty()) return fail(2, "internal error: " + result.internal_error);
 
-    const RunInfo info{opts->target, source->describe(), opts->connections, opts->threads};
+    const RunInfo info{opts->target, source->describe(), opts->connections, opts->threads, opts->idle};
     switch (opts->format) {
     case Format::Text:
         fmt::print("{}", format_text(info, result));

@@ -26,6 +26,8 @@ load:
                              its connection is closed and reopened (15s)
       --reconnect-after N    requests per connection before reconnecting (0 = never; 0)
       --threads N            client threads, each with its share of the connections (1)
+      --idle N               also hold N connections open that send nothing, from before the
+                             load starts until it ends (memory with idle Postfix connections)
 requests (default: generated Postfix 3.7 RCPT requests):
   -f, --file FILE            requests from FILE: name=value blocks separated by blank lines, cycled
       --clients N            distinct client addresses (300)
@@ -137,6 +139,10 @@ std::optional<Options> parse_options(const std::vector<std::string_view>& args, 
         } else if (arg == "--reconnect-after") {
             if (!number(n, 0, UINT64_MAX)) return std::nullopt;
             o.reconnect_after = n;
+            load_option = true;
+        } else if (arg == "--idle") {
+            if (!number(n, 1, 1'000'000)) return std::nullopt;
+            o.idle = static_cast<unsigned>(n);
             load_option = true;
         } else if (arg == "--threads") {
             if (!number(n, 1, 64)) return std::nullopt;

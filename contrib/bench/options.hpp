@@ -28,6 +28,7 @@ struct Options {
     std::chrono::milliseconds max_duration{0};
     std::chrono::milliseconds timeout{15'000};
     std::uint64_t reconnect_after = 0;
+    unsigned idle = 0;                           // extra connections that send nothing
     std::string file;                            // request file; empty: the generator
     GeneratorOptions gen;
     std::uint64_t print_requests = 0;

@@ -54,8 +54,9 @@ std::string format_text(const RunInfo& info, const LoadResult& r) {
     auto line = [&](std::string_view key, const std::string& value) { out += fmt::format("{:<13} {}\n", key, value); };
     line("target", info.target);
     line("source", info.source);
-    line("connections", fmt::format("{} ({} thread{}), {} connects", info.connections, info.threads,
-                                    info.threads == 1 ? "" : "s", r.connects));
+    line("connections", fmt::format("{} ({} thread{}), {} connects{}", info.connections, info.threads,
+                                    info.threads == 1 ? "" : "s", r.connects,
+                                    info.idle == 0 ? std::string() : fmt::format("; {} idle held open", info.idle)));
     line("requests", fmt::format("{} (ok {})", r.requests, r.ok));
     std::string errors = fmt::format("{}", r.error_total());
     if (r.error_total() > 0) {
@@ -92,11 +93,11 @@ std::string format_json(const RunInfo& info, const LoadResult& r) {
     for (const auto& [word, n] : r.actions.sorted())
         actions += fmt::format("{}{}:{}", actions.empty() ? "" : ",", json_string(word), n);
     return fmt::format(
-        "{{\"target\":{},\"source\":{},\"connections\":{},\"threads\":{},\"requests\":{},\"ok\":{},\"errors\":{},"
+        "{{\"target\":{},\"source\":{},\"connections\":{},\"threads\":{},\"idle\":{},\"requests\":{},\"ok\":{},\"errors\":{},"
         "\"errors_by_kind\":{{{}}},\"connects\":{},\"elapsed_s\":{:.6f},\"requests_per_s\":{:.1f},"
         "\"latency_ms\":{{\"p50\":{:.4f},\"p90\":{:.4f},\"p99\":{:.4f},\"p99_9\":{:.4f},\"max\":{:.4f},\"mean\":{:.4f}}},"
         "\"actions\":{{{}}},\"cut_by_cap\":{}}}",
-        json_string(info.target), json_string(info.source), info.connections, info.threads, r.requests, r.ok,
+        json_string(info.target), json_string(info.source), info.connections, info.threads, info.idle, r.requests, r.ok,
         r.error_total(), kinds, r.connects, r.elapsed_s, rate(r), p.p50, p.p90, p.p99, p.p999, p.max, p.mean, actions,
         r.cut_by_cap ? "true" : "false");
 }
@@ -104,7 +105,7 @@ std::string format_json(const RunInfo& info, const LoadResult& r) {
 std::string csv_header() {
     std::string kinds;
     for (std::size_t k = 0; k < error_kinds; ++k) kinds += fmt::format(",errors_{}", to_string(static_cast<ErrorKind>(k)));
-    return "target,connections,threads,requests,ok,errors" + kinds +
+    return "target,connections,threads,idle,requests,ok,errors" + kinds +
            ",connects,elapsed_s,requests_per_s,p50_ms,p90_ms,p99_ms,p99_9_ms,max_ms,mean_ms,actions,cut_by_cap";
 }
 
@@ -114,8 +115,8 @@ std::string format_csv(const RunInfo& info, const LoadResult& r) {
     for (std::size_t k = 0; k < error_kinds; ++k) kinds += fmt::format(",{}", r.errors[k]);
     std::string actions;
     for (const auto& [word, n] : r.actions.sorted()) actions += fmt::format("{}{}:{}", actions.empty() ? "" : " ", word, n);
-    return fmt::format("{},{},{},{},{},{}{},{},{:.6f},{:.1f},{:.4f},{:.4f},{:.4f},{:.4f},{:.4f},{:.4f},{},{}",
-                       csv_field(info.target), info.connections, info.threads, r.requests, r.ok, r.error_total(), kinds,
+    return fmt::format("{},{},{},{},{},{},{}{},{},{:.6f},{:.1f},{:.4f},{:.4f},{:.4f},{:.4f},{:.4f},{:.4f},{},{}",
+                       csv_field(info.target), info.connections, info.threads, info.idle, r.requests, r.ok, r.error_total(), kinds,
                        r.connects, r.elapsed_s, rate(r), p.p50, p.p90, p.p99, p.p999, p.max, p.mean,
                        csv_field(actions), r.cut_by_cap ? "true" : "false");
 }

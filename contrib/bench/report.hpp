@@ -17,6 +17,7 @@ struct RunInfo {
     std::string source;      // RequestSource::describe()
     unsigned connections = 0;
     unsigned threads = 1;
+    unsigned idle = 0;       // --idle connections held open meanwhile
 };
 
 std::string format_text(const RunInfo& info, const LoadResult& r);

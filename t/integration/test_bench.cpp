@@ -367,7 +367,7 @@ TEST_CASE("rpd-bench: text and CSV summaries", "[.integration][bench]") {
     REQUIRE(std::getline(lines, header));
     REQUIRE(std::getline(lines, row));
     CHECK_FALSE(std::getline(lines, extra));
-    CHECK(header.starts_with("target,connections,threads,requests,ok,errors,"));
+    CHECK(header.starts_with("target,connections,threads,idle,requests,ok,errors,"));
     auto fields = [](const std::string& s) {
         std::size_t n = 1;
         bool quoted = false;
@@ -378,7 +378,7 @@ TEST_CASE("rpd-bench: text and CSV summaries", "[.integration][bench]") {
         return n;
     };
     CHECK(fields(header) == fields(row));
-    CHECK(row.find(",2,1,500,500,0,") != std::string::npos);
+    CHECK(row.find(",2,1,0,500,500,0,") != std::string::npos);
     CHECK(row.find("\"DUNNO:500\"") != std::string::npos);
 }
 
@@ -412,6 +412,20 @@ TEST_CASE("rpd-bench: reconnecting, threads and a duration", "[.integration][ben
         CHECK(json_double(r.out, "elapsed_s") >= 0.5);
         CHECK(json_double(r.out, "elapsed_s") < 5.0);
     }
+    {
+        const auto r = run_bench(dir, {"-n", "200", "-c", "2", "--idle", "100", echo.target()});
+        INFO(r.out << r.err);
+        CHECK(r.status == 0);
+        CHECK(summary_line(r.out, "connections") == "2 (1 thread), 2 connects; 100 idle held open");
+        CHECK(summary_line(r.out, "requests") == "200 (ok 200)");
+    }
+    // The echo saw the idle connections: 100 + 2 + 1 probe of that run, and more before.
+    echo.child.signal(SIGTERM);
+    REQUIRE(echo.child.wait_for(10s) == std::optional<int>(0));
+    const auto err = echo.child.err();
+    const auto on = err.find(" requests on ");
+    REQUIRE(on != std::string::npos);
+    CHECK(std::stoull(err.substr(on + 13)) >= 100 + 2 + 1 + 100 + 8 + 4);
 }
 
 TEST_CASE("rpd-bench: a broken server's replies are counted as errors by kind", "[.integration][bench]") {
