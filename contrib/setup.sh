@@ -13,7 +13,7 @@ root=$PWD
 
 build_pkgs=(g++ cmake make pkg-config libevent-dev libldns-dev libfmt-dev libtomlplusplus-dev catch2)
 # Tests: a real DNS server (unbound), ldns tools, a real Postfix driven by swaks in a network namespace.
-test_pkgs=(unbound ldnsutils postfix swaks iproute2 python3 procps)
+test_pkgs=(unbound ldnsutils postfix swaks libio-socket-inet6-perl iproute2 python3 procps)
 
 as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
 

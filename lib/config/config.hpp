@@ -7,6 +7,7 @@
 #pragma once
 
 #include <sys/types.h>
+#include <syslog.h>
 
 #include <chrono>
 #include <cstdint>
@@ -65,7 +66,7 @@ struct DnsConfig {
 
 struct LogConfig {
     enum class Sink : std::uint8_t { Syslog, Stderr } to = Sink::Syslog;
-    int facility;              // LOG_MAIL etc. (syslog.h value)
+    int facility = LOG_MAIL;   // syslog.h facility value
     std::string facility_name = "mail";
     enum class Level : std::uint8_t { Info, Debug } level = Level::Info;
 };
