@@ -1,13 +1,16 @@
 // Unit tests for rpd-bench's pure pieces (contrib/bench): reply checking and the
-// latency histogram. Header-only there, so they are included by path.
+// latency histogram (header-only there, so included by path), and the daemon
+// configuration the benchmarks use.
 #include <catch2/catch.hpp>
 
 #include <cstdint>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "../../contrib/bench/histogram.hpp"
 #include "../../contrib/bench/reply.hpp"
+#include "config/config.hpp"
 
 using rpd::bench::check_reply;
 using rpd::bench::LatencyHistogram;
@@ -109,4 +112,16 @@ TEST_CASE("bench histogram: merging equals recording everything in one", "[bench
     CHECK(a.max() == all.max());
     CHECK(a.mean() == Approx(all.mean()));
     for (const double q : {0.1, 0.5, 0.9, 0.99, 0.999}) CHECK(a.percentile(q) == all.percentile(q));
+}
+
+TEST_CASE("bench: contrib/bench/bench.toml is a configuration the daemon accepts", "[bench]") {
+    const auto r = rpd::config::load_file(RPD_SOURCE_DIR "/contrib/bench/bench.toml");
+    if (const auto* errors = std::get_if<std::vector<rpd::config::ConfigError>>(&r)) {
+        std::string all;
+        for (const auto& e : *errors) all += e.to_string() + "\n";
+        FAIL("bench.toml has errors:\n" << all);
+    }
+    const auto& cfg = *std::get<std::shared_ptr<const rpd::config::Config>>(r);
+    CHECK(cfg.preset_postfix);
+    CHECK(cfg.server.max_connections >= 4096 + 2048);   // scenarios 3 and 5
 }
