@@ -64,6 +64,9 @@ struct Request {
     // Stores `value` under `name` if the name is a known attribute; returns false (and
     // stores nothing) for an unknown one.
     bool set(std::string_view name, std::string_view value);
+    // Empties every attribute but keeps the strings' memory, so a reused Request stores
+    // the next request's values without allocating.
+    void clear() noexcept;
 };
 
 }  // namespace rpd::policy

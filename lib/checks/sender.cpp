@@ -1,0 +1,203 @@
+#include "checks/sender.hpp"
+
+#include "checks/hostname.hpp"
+#include "log/sanitize.hpp"
+
+namespace rpd::checks {
+
+namespace {
+
+SenderResult make(SenderOutcome outcome, std::string detail) {
+    SenderResult r;
+    r.outcome = outcome;
+    r.detail = std::move(detail);
+    return r;
+}
+
+std::string_view family_name(const util::IpAddress& a) noexcept { return a.is_v4() ? "A" : "AAAA"; }
+
+}  // namespace
+
+SenderCheck::SenderCheck(dns::Resolver& resolver, std::string sender, std::string client_address,
+                         SenderCheckOptions options)
+    : Check(resolver), sender_(std::move(sender)), options_(options) {
+    if (const auto parsed = util::IpAddress::parse(client_address)) client_ = parsed->unmapped();
+}
+
+void SenderCheck::start() {
+    started_ = true;
+    const auto at = sender_.rfind('@');
+    const std::string_view raw_domain =
+        at == std::string::npos ? std::string_view{} : std::string_view(sender_).substr(at + 1);
+    const auto shown = log::sanitize(raw_domain);
+    if (sender_.empty() || sender_ == "<>") {
+        early_ = make(SenderOutcome::Skip, "null sender");
+    } else if (raw_domain.empty()) {
+        early_ = make(SenderOutcome::Skip, "sender " + log::sanitize(sender_) + " has no domain");
+    } else if (const auto literal = parse_address_literal(raw_domain); literal.is_literal) {
+        if (!literal.address) {
+            early_ = make(SenderOutcome::NotFound, shown + " is a malformed address literal");
+        } else if (!client_) {
+            early_ = make(SenderOutcome::Pass, shown + " is an address literal; no client address to compare");
+        } else if (literal.address->unmapped() == *client_) {
+            early_ = make(SenderOutcome::Pass, shown + " is the client address");
+        } else {
+            early_ = make(SenderOutcome::Forged, shown + " is not the client address " + client_->to_string());
+        }
+    } else if (!is_ascii(raw_domain)) {
+        early_ = make(SenderOutcome::Skip, shown + " is not ASCII: not looked up");
+    } else {
+        domain_ = to_lower(strip_trailing_dot(raw_domain));
+        if (!valid_hostname(domain_)) {
+            early_ = make(SenderOutcome::NotFound, shown + " is not a valid domain name");
+        } else if (!options_.lookup) {
+            early_ = make(SenderOutcome::Skip, domain_ + " not looked up: no action depends on it");
+        }
+    }
+    if (early_) {
+        finished_ = true;
+        return;
+    }
+    mx_ = ask(domain_, dns::RrType::Mx);
+    a_ = ask(domain_, dns::RrType::A);
+    aaaa_ = ask(domain_, dns::RrType::Aaaa);
+}
+
+bool SenderCheck::null_mx() const {
+    const auto mx = lookups_.get(mx_);
+    if (mx.status != dns::DnsStatus::Answer || mx.mx.size() != 1) return false;
+    const auto& exchange = mx.mx.front().exchange;
+    return exchange.empty() || exchange == ".";
+}
+
+bool SenderCheck::address_found() const {
+    if (!client_) return false;
+    if (has_address(lookups_.get(a_), *client_) || has_address(lookups_.get(aaaa_), *client_)) return true;
+    for (const auto& host : hosts_) {
+        for (const auto& index : {host.a, host.aaaa}) {
+            if (index && has_address(lookups_.get(*index), *client_)) return true;
+        }
+    }
+    return false;
+}
+
+void SenderCheck::advance() {
+    if (hosts_asked_ || !lookups_.answered(mx_)) return;
+    hosts_asked_ = true;
+    if (null_mx()) return;
+    const bool compare = options_.forged && client_ && !address_found();
+    if (!options_.mx_hosts_resolve && !compare) return;
+    const bool ask_a = options_.mx_hosts_resolve || client_->is_v4();
+    const bool ask_aaaa = options_.mx_hosts_resolve || !client_->is_v4();
+    for (auto& name : mx_hosts(lookups_.get(mx_), options_.max_mx_hosts)) {
+        Host host{std::move(name), std::nullopt, std::nullopt};
+        if (ask_a) host.a = ask(host.name, dns::RrType::A);
+        if (ask_aaaa) host.aaaa = ask(host.name, dns::RrType::Aaaa);
+        hosts_.push_back(std::move(host));
+    }
+}
+
+SenderResult SenderCheck::result() const {
+    if (early_) return *early_;
+    if (!started_) return make(SenderOutcome::Skip, "not looked up");
+    SenderResult r;
+    r.lookups = lookups_.evidence();
+    const auto mx = lookups_.get(mx_), a = lookups_.get(a_), aaaa = lookups_.get(aaaa_);
+    const auto result = [&r](SenderOutcome outcome, std::string detail) {
+        r.outcome = outcome;
+        r.detail = std::move(detail);
+        return r;
+    };
+    if (null_mx()) return result(SenderOutcome::NullMx, domain_ + " has a null MX (RFC 7505): it accepts no mail");
+
+    // The client address among the domain's or its MX hosts' addresses settles it.
+    if (client_) {
+        for (const auto* own : {&a, &aaaa}) {
+            if (has_address(*own, *client_)) {
+                return result(SenderOutcome::Pass, domain_ + " has " + std::string(family_name(*client_)) + " " +
+                                                       client_->to_string());
+            }
+        }
+        for (const auto& host : hosts_) {
+            for (const auto& index : {host.a, host.aaaa}) {
+                if (index && has_address(lookups_.get(*index), *client_)) {
+                    return result(SenderOutcome::Pass, "MX host " + host.name + " of " + domain_ + " has " +
+                                                           std::string(family_name(*client_)) + " " +
+                                                           client_->to_string());
+                }
+            }
+        }
+    }
+
+    const bool domain_addresses = a.status == dns::DnsStatus::Answer || aaaa.status == dns::DnsStatus::Answer;
+    const bool domain_absent = dns::proves_absence(a.status) && dns::proves_absence(aaaa.status);
+    std::vector<std::string> unknowns;   // what could not be found out, where it mattered
+    bool usable = domain_addresses;
+    bool absent = false;
+    std::string absent_detail;
+    if (mx.status == dns::DnsStatus::Answer) {
+        const auto valid_hosts = mx_hosts(mx, options_.max_mx_hosts);
+        bool host_resolves = false, hosts_absent = true;
+        for (const auto& host : hosts_) {
+            for (const auto& index : {host.a, host.aaaa}) {
+                if (!index) continue;
+                const auto status = lookups_.status(*index);
+                host_resolves = host_resolves || status == dns::DnsStatus::Answer;
+                hosts_absent = hosts_absent && dns::proves_absence(status);
+            }
+        }
+        // Valid hosts that were not asked to resolve count as resolving (Postfix).
+        const bool resolve_asked = options_.mx_hosts_resolve;
+        usable = usable || host_resolves || (!valid_hosts.empty() && !resolve_asked);
+        if (!usable) {
+            if (hosts_absent && domain_absent) {
+                absent = true;
+                absent_detail = valid_hosts.empty()
+                                    ? domain_ + " has only malformed MX records and no A or AAAA"
+                                    : "no MX host of " + domain_ + " resolves (" + join(valid_hosts, ", ") +
+                                          ") and it has no A or AAAA";
+            } else {
+                for (const auto& host : hosts_) {
+                    for (const auto& index : {host.a, host.aaaa}) {
+                        if (index && dns::is_unknown(lookups_.status(*index))) {
+                            unknowns.push_back(describe_status(lookups_.get(*index)));
+                        }
+                    }
+                }
+            }
+        }
+    } else if (mx.status == dns::DnsStatus::NxDomain) {
+        absent = !domain_addresses;
+        absent_detail = describe_status(mx);
+    } else if (mx.status == dns::DnsStatus::NoData) {
+        absent = domain_absent;
+        absent_detail = domain_ + " has no MX, A or AAAA";
+    } else {
+        unknowns.push_back(describe_status(mx));
+    }
+    if (!usable) {
+        if (absent) return result(SenderOutcome::NotFound, absent_detail);
+        for (const auto* own : {&a, &aaaa}) {
+            if (dns::is_unknown(own->status)) unknowns.push_back(describe_status(*own));
+        }
+        return result(SenderOutcome::TempFail, join(unknowns, "; "));
+    }
+
+    if (!options_.forged || !client_) {
+        return result(SenderOutcome::Pass, domain_ + " resolves; forged not compared");
+    }
+    // Forged only when every lookup that could hold the client address answered.
+    unknowns.clear();
+    if (dns::is_unknown(mx.status)) unknowns.push_back(describe_status(mx));
+    const auto& own_family = client_->is_v4() ? a : aaaa;
+    if (dns::is_unknown(own_family.status)) unknowns.push_back(describe_status(own_family));
+    for (const auto& host : hosts_) {
+        const auto index = client_->is_v4() ? host.a : host.aaaa;
+        if (index && dns::is_unknown(lookups_.status(*index))) unknowns.push_back(describe_status(lookups_.get(*index)));
+    }
+    if (!unknowns.empty()) return result(SenderOutcome::TempFail, join(unknowns, "; "));
+    return result(SenderOutcome::Forged,
+                  client_->to_string() + " is not among the addresses of " + domain_ + " or its MX hosts");
+}
+
+}  // namespace rpd::checks

@@ -1,0 +1,281 @@
+#include "dns/wire.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+
+namespace rpd::dns {
+
+namespace {
+
+using CharPtr = util::CPtr<char, std::free>;
+using BytePtr = util::CPtr<std::uint8_t, std::free>;
+
+// True if the last '.' separates labels, i.e. is not escaped: "a." and "a\\." (a label
+// ending in a backslash) yes, "a\." (a label ending in a dot) no.
+bool ends_in_root_dot(std::string_view text) noexcept {
+    if (text.empty() || text.back() != '.') return false;
+    std::size_t backslashes = 0;
+    for (std::size_t i = text.size() - 1; i > 0 && text[i - 1] == '\\'; --i) ++backslashes;
+    return backslashes % 2 == 0;
+}
+
+ldns_rr_type to_ldns(RrType t) noexcept { return static_cast<ldns_rr_type>(static_cast<std::uint16_t>(t)); }
+
+bool same_name(const ldns_rdf* a, const ldns_rdf* b) noexcept {
+    // ldns_dname_compare folds ASCII case (RFC 4343), so "HOST.example.test" matches.
+    return a != nullptr && b != nullptr && ldns_rdf_get_type(a) == LDNS_RDF_TYPE_DNAME &&
+           ldns_rdf_get_type(b) == LDNS_RDF_TYPE_DNAME && ldns_dname_compare(a, b) == 0;
+}
+
+// One answer RR in presentation form on one line, fields separated by single spaces
+// (ldns uses tabs, which a log line would show as escapes).
+std::string rr_to_text(const ldns_rr* rr) {
+    CharPtr text(ldns_rr2str(rr));
+    if (!text) return {};
+    std::string out(text.get());
+    while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+    std::replace(out.begin(), out.end(), '\t', ' ');
+    return out;
+}
+
+const ldns_rdf* rdata(const ldns_rr* rr, std::size_t i, ldns_rdf_type want) noexcept {
+    if (ldns_rr_rd_count(rr) <= i) return nullptr;
+    const ldns_rdf* f = ldns_rr_rdf(rr, i);
+    if (f == nullptr || ldns_rdf_get_type(f) != want) return nullptr;
+    return f;
+}
+
+// RFC 2308 section 5: the negative TTL is the smaller of the SOA's own TTL and its
+// MINIMUM field. 0 (do not cache) when the server sent no SOA.
+std::uint32_t negative_ttl(const ldns_pkt& reply) {
+    const ldns_rr_list* authority = ldns_pkt_authority(&reply);
+    for (std::size_t i = 0; authority != nullptr && i < ldns_rr_list_rr_count(authority); ++i) {
+        const ldns_rr* rr = ldns_rr_list_rr(authority, i);
+        if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_SOA || ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN) continue;
+        const ldns_rdf* minimum = rdata(rr, 6, LDNS_RDF_TYPE_INT32);
+        if (minimum == nullptr) minimum = rdata(rr, 6, LDNS_RDF_TYPE_PERIOD);
+        if (minimum == nullptr || ldns_rdf_size(minimum) != 4) return 0;
+        return std::min(ldns_rr_ttl(rr), ldns_rdf2native_int32(minimum));
+    }
+    return 0;
+}
+
+// Fills the typed fields from one RR of the asked type. False if its rdata is not what
+// the type promises (a broken packet).
+bool take_record(const ldns_rr* rr, RrType type, DnsResult& out) {
+    switch (type) {
+    case RrType::A: {
+        const ldns_rdf* f = rdata(rr, 0, LDNS_RDF_TYPE_A);
+        if (f == nullptr || ldns_rdf_size(f) != 4) return false;
+        std::array<std::uint8_t, 4> b{};
+        std::memcpy(b.data(), ldns_rdf_data(f), b.size());
+        out.addresses.push_back(util::IpAddress::v4(b));
+        return true;
+    }
+    case RrType::Aaaa: {
+        const ldns_rdf* f = rdata(rr, 0, LDNS_RDF_TYPE_AAAA);
+        if (f == nullptr || ldns_rdf_size(f) != 16) return false;
+        std::array<std::uint8_t, 16> b{};
+        std::memcpy(b.data(), ldns_rdf_data(f), b.size());
+        out.addresses.push_back(util::IpAddress::v6(b));
+        return true;
+    }
+    case RrType::Ptr: case RrType::Ns: case RrType::Cname: {
+        const ldns_rdf* f = rdata(rr, 0, LDNS_RDF_TYPE_DNAME);
+        if (f == nullptr) return false;
+        out.names.push_back(name_to_text(*f));
+        return true;
+    }
+    case RrType::Mx: {
+        const ldns_rdf* pref = rdata(rr, 0, LDNS_RDF_TYPE_INT16);
+        const ldns_rdf* exchange = rdata(rr, 1, LDNS_RDF_TYPE_DNAME);
+        if (pref == nullptr || ldns_rdf_size(pref) != 2 || exchange == nullptr) return false;
+        // RFC 7505: "MX 0 ." is the null MX; its exchange is the root, "" here.
+        out.mx.push_back(MxRecord{ldns_rdf2native_int16(pref), name_to_text(*exchange)});
+        return true;
+    }
+    case RrType::Soa: case RrType::Txt:
+        return true;   // evidence in `records` only
+    }
+    return true;
+}
+
+}  // namespace
+
+std::optional<Question> make_question(std::string_view name, RrType type) {
+    std::string text(name == "." ? std::string_view{} : name);
+    if (ends_in_root_dot(text)) {
+        text.pop_back();
+        if (text.empty() || ends_in_root_dot(text)) return std::nullopt;   // ".." or "a.."
+    }
+    if (text.find('\0') != std::string::npos) return std::nullopt;
+    RdfPtr dname(ldns_dname_new_frm_str(text.empty() ? "." : text.c_str()));
+    if (!dname) return std::nullopt;
+    Question q;
+    q.name = std::move(dname);
+    q.type = type;
+    q.text = std::move(text);
+    return q;
+}
+
+std::string question_key(const Question& q) {
+    std::string key(reinterpret_cast<const char*>(ldns_rdf_data(q.name.get())), ldns_rdf_size(q.name.get()));
+    // Length octets are below 64 (0x40) and so never in 'A'..'Z' (0x41..0x5a): folding
+    // every byte folds exactly the letters in the labels.
+    for (char& c : key) {
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    }
+    const auto t = static_cast<std::uint16_t>(q.type);
+    key.push_back(static_cast<char>(t >> 8));
+    key.push_back(static_cast<char>(t & 0xff));
+    return key;
+}
+
+std::vector<std::uint8_t> build_query(const Question& q, std::uint16_t id) {
+    // ldns_pkt_query_new takes ownership of the name: hand it a clone.
+    RdfPtr name(ldns_rdf_clone(q.name.get()));
+    if (!name) return {};
+    PacketPtr pkt(ldns_pkt_query_new(name.get(), to_ldns(q.type), LDNS_RR_CLASS_IN, LDNS_RD));
+    if (!pkt) return {};
+    name.release();
+    ldns_pkt_set_id(pkt.get(), id);
+    // Setting a UDP size makes ldns_pkt_edns() true, so ldns_pkt2wire appends the OPT RR.
+    ldns_pkt_set_edns_udp_size(pkt.get(), edns_udp_size);
+    ldns_pkt_set_edns_do(pkt.get(), false);
+    std::uint8_t* raw = nullptr;
+    std::size_t size = 0;
+    if (ldns_pkt2wire(&raw, pkt.get(), &size) != LDNS_STATUS_OK) {
+        std::free(raw);
+        return {};
+    }
+    BytePtr wire(raw);
+    return std::vector<std::uint8_t>(wire.get(), wire.get() + size);
+}
+
+PacketPtr decode(std::span<const std::uint8_t> bytes) {
+    if (bytes.size() < LDNS_HEADER_SIZE) return nullptr;
+    ldns_pkt* raw = nullptr;
+    if (ldns_wire2pkt(&raw, bytes.data(), bytes.size()) != LDNS_STATUS_OK) {
+        if (raw != nullptr) ldns_pkt_free(raw);
+        return nullptr;
+    }
+    return PacketPtr(raw);
+}
+
+ReplyMatch match_reply(const ldns_pkt& reply, std::uint16_t id, const Question& q) {
+    if (!ldns_pkt_qr(&reply) || ldns_pkt_get_opcode(&reply) != LDNS_PACKET_QUERY) return ReplyMatch::NotAResponse;
+    if (ldns_pkt_id(&reply) != id) return ReplyMatch::WrongId;
+    const ldns_rr_list* question = ldns_pkt_question(&reply);
+    if (question == nullptr || ldns_rr_list_rr_count(question) != 1) return ReplyMatch::WrongQuestion;
+    const ldns_rr* rr = ldns_rr_list_rr(question, 0);
+    if (ldns_rr_get_type(rr) != to_ldns(q.type) || ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN ||
+        !same_name(ldns_rr_owner(rr), q.name.get())) {
+        return ReplyMatch::WrongQuestion;
+    }
+    return ReplyMatch::Ours;
+}
+
+std::string_view to_string(ReplyMatch m) noexcept {
+    switch (m) {
+    case ReplyMatch::Ours: return "ours";
+    case ReplyMatch::NotAResponse: return "not a response";
+    case ReplyMatch::WrongId: return "wrong id";
+    case ReplyMatch::WrongQuestion: return "wrong question";
+    }
+    return "?";
+}
+
+DnsResult interpret(const ldns_pkt& reply, const Question& q) {
+    DnsResult out;
+    out.name = q.text;
+    out.type = q.type;
+
+    const ldns_rr_list* answer = ldns_pkt_answer(&reply);
+    const std::size_t count = answer != nullptr ? ldns_rr_list_rr_count(answer) : 0;
+    for (std::size_t i = 0; i < count; ++i) out.records.push_back(rr_to_text(ldns_rr_list_rr(answer, i)));
+
+    // Walk from the question name through CNAMEs to the records of the asked type.
+    // Records that are neither on the chain nor of the type are ignored (evidence only).
+    const ldns_rdf* current = q.name.get();
+    std::vector<const ldns_rdf*> visited{current};
+    std::uint32_t ttl = std::numeric_limits<std::uint32_t>::max();
+    bool found = false, broken = false;
+    for (unsigned steps = 0;; ++steps) {
+        for (std::size_t i = 0; i < count; ++i) {
+            const ldns_rr* rr = ldns_rr_list_rr(answer, i);
+            if (ldns_rr_get_type(rr) != to_ldns(q.type) || ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN ||
+                !same_name(ldns_rr_owner(rr), current)) {
+                continue;
+            }
+            if (!take_record(rr, q.type, out)) broken = true;
+            ttl = std::min(ttl, ldns_rr_ttl(rr));
+            found = true;
+        }
+        if (found || q.type == RrType::Cname) break;
+        const ldns_rr* cname = nullptr;
+        for (std::size_t i = 0; i < count && cname == nullptr; ++i) {
+            const ldns_rr* rr = ldns_rr_list_rr(answer, i);
+            if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_CNAME && ldns_rr_get_class(rr) == LDNS_RR_CLASS_IN &&
+                same_name(ldns_rr_owner(rr), current)) {
+                cname = rr;
+            }
+        }
+        if (cname == nullptr) break;
+        const ldns_rdf* target = rdata(cname, 0, LDNS_RDF_TYPE_DNAME);
+        if (target == nullptr || steps >= max_cname_steps ||
+            std::any_of(visited.begin(), visited.end(), [&](const ldns_rdf* v) { return same_name(v, target); })) {
+            broken = true;   // unreadable, too long, or a loop
+            break;
+        }
+        out.cname_chain.push_back(name_to_text(*target));
+        ttl = std::min(ttl, ldns_rr_ttl(cname));
+        visited.push_back(target);
+        current = target;
+    }
+
+    const ldns_pkt_rcode rcode = ldns_pkt_get_rcode(&reply);
+    if (ldns_pkt_edns_extended_rcode(&reply) != 0) {
+        out.status = DnsStatus::BadResponse;   // BADVERS and friends: not an answer we asked for
+    } else if (rcode == LDNS_RCODE_NOERROR) {
+        if (broken) {
+            out.status = DnsStatus::BadResponse;
+        } else if (found) {
+            out.status = DnsStatus::Answer;
+            out.ttl = ttl;
+        } else {
+            out.status = DnsStatus::NoData;
+            out.ttl = negative_ttl(reply);
+        }
+    } else if (rcode == LDNS_RCODE_NXDOMAIN) {
+        out.status = DnsStatus::NxDomain;
+        out.ttl = negative_ttl(reply);
+    } else if (rcode == LDNS_RCODE_SERVFAIL) {
+        out.status = DnsStatus::ServFail;
+    } else if (rcode == LDNS_RCODE_REFUSED) {
+        out.status = DnsStatus::Refused;
+    } else {
+        out.status = DnsStatus::BadResponse;   // FORMERR, NOTIMP, YXDOMAIN...: never "absent"
+    }
+    if (out.status != DnsStatus::Answer) {
+        out.addresses.clear();
+        out.names.clear();
+        out.mx.clear();
+        if (out.status != DnsStatus::NxDomain && out.status != DnsStatus::NoData) out.ttl = 0;
+    }
+    return out;
+}
+
+std::string name_to_text(const ldns_rdf& dname) {
+    CharPtr text(ldns_rdf2str(&dname));
+    if (!text) return {};
+    std::string out(text.get());
+    // An absolute name's presentation form always ends in the root's dot ("." alone
+    // for the root); an escaped dot inside a label is "\." and never the last one.
+    if (ends_in_root_dot(out)) out.pop_back();
+    return out;
+}
+
+}  // namespace rpd::dns

@@ -1,0 +1,361 @@
+// Unit tests for lib/dns/wire: questions, the query packet, reply matching and what a
+// reply means. No network: replies are built with ldns from zone-file text.
+#include <catch2/catch.hpp>
+
+#include <random>
+
+#include "dns/nameservers.hpp"
+#include "dns/wire.hpp"
+#include "support/dns_packets.hpp"
+
+using namespace rpd;
+using dns::DnsStatus;
+using dns::RrType;
+using test::ReplySpec;
+
+namespace {
+
+dns::Question question(const std::string& name, RrType type) {
+    auto q = dns::make_question(name, type);
+    REQUIRE(q);
+    return std::move(*q);
+}
+
+dns::DnsResult interpret(const ReplySpec& spec) {
+    auto pkt = test::make_packet(spec);
+    return dns::interpret(*pkt, question(spec.qname, static_cast<RrType>(spec.qtype)));
+}
+
+}  // namespace
+
+TEST_CASE("dns wire: questions from names", "[dns][wire]") {
+    struct Case { const char* label; std::string name; bool ok; const char* text; };
+    const Case cases[] = {
+        {"relative", "host.example.test", true, "host.example.test"},
+        {"absolute", "host.example.test.", true, "host.example.test"},
+        {"root", ".", true, ""},
+        {"empty is root", "", true, ""},
+        {"escaped dot stays", "a\\.b.example.test", true, "a\\.b.example.test"},
+        {"escaped dot at end", "a\\.", true, "a\\."},
+        {"escaped backslash then dot", "a\\\\.", true, "a\\\\"},
+        {"empty label", "a..example.test", false, ""},
+        {"two dots", "..", false, ""},
+        {"trailing two dots", "a..", false, ""},
+        {"leading dot", ".a", false, ""},
+        {"label of 64", std::string(64, 'a') + ".test", false, ""},
+        {"label of 63", std::string(63, 'a') + ".test", true, nullptr},
+        {"name over 255", [] { std::string s; for (int i = 0; i < 60; ++i) s += "abcd."; return s; }(), false, ""},
+        {"NUL byte", std::string("a\0b.test", 8), false, ""},
+    };
+    for (const auto& c : cases) {
+        INFO(c.label);
+        auto q = dns::make_question(c.name, RrType::A);
+        CHECK(q.has_value() == c.ok);
+        if (q && c.text != nullptr) CHECK(q->text == c.text);
+    }
+}
+
+TEST_CASE("dns wire: the cache key folds case and keeps the type apart", "[dns][wire]") {
+    CHECK(dns::question_key(question("Host.EXAMPLE.test.", RrType::A)) ==
+          dns::question_key(question("host.example.test", RrType::A)));
+    CHECK(dns::question_key(question("host.example.test", RrType::A)) !=
+          dns::question_key(question("host.example.test", RrType::Aaaa)));
+    CHECK(dns::question_key(question("a.example.test", RrType::A)) !=
+          dns::question_key(question("b.example.test", RrType::A)));
+}
+
+TEST_CASE("dns wire: the query asks once, recursively, with EDNS0 1232 and DO clear", "[dns][wire]") {
+    const auto q = question("host.example.test", RrType::Mx);
+    const auto wire = dns::build_query(q, 0xbeef);
+    REQUIRE(wire.size() > 12);
+    CHECK(wire[0] == 0xbe);
+    CHECK(wire[1] == 0xef);
+    CHECK(((wire[10] << 8) | wire[11]) == 1);   // ARCOUNT: the OPT record is really there
+    // The OPT RR is the last 11 octets: root name, TYPE 41, CLASS = UDP size, TTL, RDLEN 0.
+    const std::size_t opt = wire.size() - 11;
+    CHECK(wire[opt] == 0);
+    CHECK(((wire[opt + 1] << 8) | wire[opt + 2]) == 41);
+    CHECK(((wire[opt + 3] << 8) | wire[opt + 4]) == 1232);
+    CHECK(((wire[opt + 7] << 8) | wire[opt + 8]) == 0);   // DO bit and Z clear
+
+    auto pkt = dns::decode(wire);
+    REQUIRE(pkt);
+    CHECK(ldns_pkt_id(pkt.get()) == 0xbeef);
+    CHECK_FALSE(ldns_pkt_qr(pkt.get()));
+    CHECK(ldns_pkt_rd(pkt.get()));
+    CHECK(ldns_pkt_qdcount(pkt.get()) == 1);
+    CHECK(ldns_pkt_edns(pkt.get()));
+    CHECK(ldns_pkt_edns_udp_size(pkt.get()) == 1232);
+    CHECK_FALSE(ldns_pkt_edns_do(pkt.get()));
+    const ldns_rr* qrr = ldns_rr_list_rr(ldns_pkt_question(pkt.get()), 0);
+    CHECK(ldns_rr_get_type(qrr) == LDNS_RR_TYPE_MX);
+    CHECK(ldns_rr_get_class(qrr) == LDNS_RR_CLASS_IN);
+    CHECK(dns::name_to_text(*ldns_rr_owner(qrr)) == "host.example.test");
+}
+
+TEST_CASE("dns wire: a reply is ours only with our ID and our question", "[dns][wire]") {
+    const auto q = question("host.example.test", RrType::A);
+    struct Case { const char* label; ReplySpec spec; dns::ReplyMatch want; };
+    const Case cases[] = {
+        {"ours", {.qname = "host.example.test", .qtype = LDNS_RR_TYPE_A, .id = 7}, dns::ReplyMatch::Ours},
+        {"name case differs (0x20)", {.qname = "HoSt.Example.TEST", .qtype = LDNS_RR_TYPE_A, .id = 7},
+         dns::ReplyMatch::Ours},
+        {"wrong id", {.qname = "host.example.test", .qtype = LDNS_RR_TYPE_A, .id = 8}, dns::ReplyMatch::WrongId},
+        {"other name", {.qname = "other.example.test", .qtype = LDNS_RR_TYPE_A, .id = 7},
+         dns::ReplyMatch::WrongQuestion},
+        {"other type", {.qname = "host.example.test", .qtype = LDNS_RR_TYPE_AAAA, .id = 7},
+         dns::ReplyMatch::WrongQuestion},
+        {"a query, not a reply", {.qname = "host.example.test", .qtype = LDNS_RR_TYPE_A, .id = 7, .qr = false},
+         dns::ReplyMatch::NotAResponse},
+    };
+    for (const auto& c : cases) {
+        INFO(c.label);
+        auto pkt = test::make_packet(c.spec);
+        CHECK(dns::match_reply(*pkt, 7, q) == c.want);
+    }
+    SECTION("no question at all") {
+        auto pkt = test::make_packet({.qname = "host.example.test", .id = 7});
+        ldns_rr_list_deep_free(ldns_pkt_question(pkt.get()));
+        ldns_pkt_set_question(pkt.get(), ldns_rr_list_new());
+        ldns_pkt_set_qdcount(pkt.get(), 0);
+        CHECK(dns::match_reply(*pkt, 7, q) == dns::ReplyMatch::WrongQuestion);
+    }
+}
+
+TEST_CASE("dns wire: answers by type", "[dns][wire]") {
+    SECTION("A: every address, the smallest TTL, each record as text") {
+        auto r = interpret({.qname = "host.example.test", .qtype = LDNS_RR_TYPE_A,
+                            .answer = {"host.example.test. 300 IN A 192.0.2.10", "host.example.test. 60 IN A 192.0.2.11"}});
+        CHECK(r.status == DnsStatus::Answer);
+        CHECK(r.name == "host.example.test");
+        REQUIRE(r.addresses.size() == 2);
+        CHECK(r.addresses[0].to_string() == "192.0.2.10");
+        CHECK(r.addresses[1].to_string() == "192.0.2.11");
+        CHECK(r.ttl == 60);
+        CHECK(r.records == std::vector<std::string>{"host.example.test. 300 IN A 192.0.2.10",
+                                                    "host.example.test. 60 IN A 192.0.2.11"});
+        CHECK(r.cname_chain.empty());
+    }
+    SECTION("AAAA") {
+        auto r = interpret({.qname = "host.example.test", .qtype = LDNS_RR_TYPE_AAAA,
+                            .answer = {"host.example.test. 300 IN AAAA 2001:db8::10"}});
+        CHECK(r.status == DnsStatus::Answer);
+        REQUIRE(r.addresses.size() == 1);
+        CHECK(r.addresses[0].to_string() == "2001:db8::10");
+        CHECK_FALSE(r.addresses[0].is_v4());
+    }
+    SECTION("MX, and the RFC 7505 null MX has an empty exchange") {
+        auto r = interpret({.qname = "example.test", .qtype = LDNS_RR_TYPE_MX,
+                            .answer = {"example.test. 300 IN MX 10 mail.example.test.", "example.test. 300 IN MX 0 ."}});
+        CHECK(r.status == DnsStatus::Answer);
+        CHECK(r.mx == std::vector<dns::MxRecord>{{10, "mail.example.test"}, {0, ""}});
+    }
+    SECTION("PTR names keep escapes for odd bytes") {
+        auto r = interpret({.qname = "28.2.0.192.in-addr.arpa", .qtype = LDNS_RR_TYPE_PTR,
+                            .answer = {"28.2.0.192.in-addr.arpa. 300 IN PTR bad\\010name.example.test.",
+                                       "28.2.0.192.in-addr.arpa. 300 IN PTR a\\.b.example.test.",
+                                       "28.2.0.192.in-addr.arpa. 300 IN PTR sp\\032ace.example.test."}});
+        CHECK(r.status == DnsStatus::Answer);
+        CHECK(r.names == std::vector<std::string>{"bad\\010name.example.test", "a\\.b.example.test",
+                                                  "sp\\032ace.example.test"});
+    }
+    SECTION("records that are neither of the type nor on the chain are ignored") {
+        auto r = interpret({.qname = "host.example.test", .qtype = LDNS_RR_TYPE_A,
+                            .answer = {"other.example.test. 300 IN A 192.0.2.99", "host.example.test. 300 IN TXT \"x\""}});
+        CHECK(r.status == DnsStatus::NoData);
+        CHECK(r.addresses.empty());
+        CHECK(r.records.size() == 2);
+    }
+    SECTION("a malformed A record (wrong rdata) is BadResponse") {
+        auto pkt = test::make_packet({.qname = "host.example.test", .qtype = LDNS_RR_TYPE_A,
+                                      .answer = {"host.example.test. 300 IN A 192.0.2.1"}});
+        ldns_rr* rr = ldns_rr_list_rr(ldns_pkt_answer(pkt.get()), 0);
+        ldns_rdf* bogus = ldns_rdf_new_frm_str(LDNS_RDF_TYPE_INT16, "5");
+        ldns_rdf_deep_free(ldns_rr_set_rdf(rr, bogus, 0));
+        CHECK(dns::interpret(*pkt, question("host.example.test", RrType::A)).status == DnsStatus::BadResponse);
+    }
+}
+
+TEST_CASE("dns wire: CNAME chains", "[dns][wire]") {
+    SECTION("followed in order; the TTL is the smallest along the way") {
+        auto r = interpret({.qname = "alias1.example.test", .qtype = LDNS_RR_TYPE_A,
+                            .answer = {"host.example.test. 300 IN A 192.0.2.10",   // order in the packet does not matter
+                                       "alias1.example.test. 300 IN CNAME alias2.example.test.",
+                                       "alias3.example.test. 30 IN CNAME host.example.test.",
+                                       "alias2.example.test. 300 IN CNAME ALIAS3.example.test."}});
+        CHECK(r.status == DnsStatus::Answer);
+        CHECK(r.cname_chain == std::vector<std::string>{"alias2.example.test", "ALIAS3.example.test", "host.example.test"});
+        REQUIRE(r.addresses.size() == 1);
+        CHECK(r.ttl == 30);
+        CHECK(r.records.size() == 4);
+    }
+    SECTION("RFC 2317 classless PTR") {
+        auto r = interpret({.qname = "9.113.0.203.in-addr.arpa", .qtype = LDNS_RR_TYPE_PTR,
+                            .answer = {"9.113.0.203.in-addr.arpa. 300 IN CNAME 9.0/25.113.0.203.in-addr.arpa.",
+                                       "9.0/25.113.0.203.in-addr.arpa. 300 IN PTR classless.example.test."}});
+        CHECK(r.status == DnsStatus::Answer);
+        CHECK(r.cname_chain == std::vector<std::string>{"9.0/25.113.0.203.in-addr.arpa"});
+        CHECK(r.names == std::vector<std::string>{"classless.example.test"});
+    }
+    SECTION("a CNAME to a name without the type is NODATA, the chain kept as evidence") {
+        auto r = interpret({.qname = "alias.example.test", .qtype = LDNS_RR_TYPE_AAAA,
+                            .answer = {"alias.example.test. 300 IN CNAME v4only.example.test."},
+                            .authority = {test::soa_text("example.test", 300, 60)}});
+        CHECK(r.status == DnsStatus::NoData);
+        CHECK(r.cname_chain == std::vector<std::string>{"v4only.example.test"});
+        CHECK(r.ttl == 60);
+    }
+    SECTION("asking for the CNAME itself does not follow it") {
+        auto r = interpret({.qname = "alias.example.test", .qtype = LDNS_RR_TYPE_CNAME,
+                            .answer = {"alias.example.test. 300 IN CNAME host.example.test."}});
+        CHECK(r.status == DnsStatus::Answer);
+        CHECK(r.names == std::vector<std::string>{"host.example.test"});
+        CHECK(r.cname_chain.empty());
+    }
+    SECTION("a loop is BadResponse") {
+        auto r = interpret({.qname = "loop1.example.test", .qtype = LDNS_RR_TYPE_A,
+                            .answer = {"loop1.example.test. 300 IN CNAME loop2.example.test.",
+                                       "loop2.example.test. 300 IN CNAME LOOP1.example.test."}});
+        CHECK(r.status == DnsStatus::BadResponse);
+        CHECK(r.addresses.empty());
+    }
+    SECTION("eight steps are followed, nine are too many") {
+        auto chain = [](int steps) {
+            ReplySpec spec{.qname = "c0.example.test", .qtype = LDNS_RR_TYPE_A};
+            for (int i = 0; i < steps; ++i) {
+                spec.answer.push_back("c" + std::to_string(i) + ".example.test. 300 IN CNAME c" + std::to_string(i + 1) +
+                                      ".example.test.");
+            }
+            spec.answer.push_back("c" + std::to_string(steps) + ".example.test. 300 IN A 192.0.2.1");
+            return spec;
+        };
+        auto eight = interpret(chain(8));
+        CHECK(eight.status == DnsStatus::Answer);
+        CHECK(eight.cname_chain.size() == 8);
+        CHECK(interpret(chain(9)).status == DnsStatus::BadResponse);
+    }
+}
+
+TEST_CASE("dns wire: rcodes and negative TTLs (RFC 2308)", "[dns][wire]") {
+    struct Case { const char* label; ldns_pkt_rcode rcode; std::vector<std::string> authority; DnsStatus want;
+                  std::uint32_t ttl; };
+    const Case cases[] = {
+        {"NXDOMAIN, SOA minimum smaller", LDNS_RCODE_NXDOMAIN, {test::soa_text("example.test", 300, 60)},
+         DnsStatus::NxDomain, 60},
+        {"NXDOMAIN, SOA TTL smaller", LDNS_RCODE_NXDOMAIN, {test::soa_text("example.test", 30, 3600)},
+         DnsStatus::NxDomain, 30},
+        {"NXDOMAIN without SOA", LDNS_RCODE_NXDOMAIN, {}, DnsStatus::NxDomain, 0},
+        {"NODATA with SOA", LDNS_RCODE_NOERROR, {test::soa_text("example.test", 300, 120)}, DnsStatus::NoData, 120},
+        {"NODATA without SOA", LDNS_RCODE_NOERROR, {}, DnsStatus::NoData, 0},
+        {"SERVFAIL is not absence", LDNS_RCODE_SERVFAIL, {test::soa_text("example.test", 300, 60)},
+         DnsStatus::ServFail, 0},
+        {"REFUSED", LDNS_RCODE_REFUSED, {}, DnsStatus::Refused, 0},
+        {"FORMERR", LDNS_RCODE_FORMERR, {}, DnsStatus::BadResponse, 0},
+        {"NOTIMP", LDNS_RCODE_NOTIMPL, {}, DnsStatus::BadResponse, 0},
+        {"YXDOMAIN", LDNS_RCODE_YXDOMAIN, {}, DnsStatus::BadResponse, 0},
+    };
+    for (const auto& c : cases) {
+        INFO(c.label);
+        auto r = interpret({.qname = "nx.example.test", .qtype = LDNS_RR_TYPE_A, .rcode = c.rcode, .authority = c.authority});
+        CHECK(r.status == c.want);
+        CHECK(r.ttl == c.ttl);
+        CHECK(r.addresses.empty());
+    }
+    SECTION("NXDOMAIN after a CNAME keeps the chain") {
+        auto r = interpret({.qname = "dangling.example.test", .qtype = LDNS_RR_TYPE_A, .rcode = LDNS_RCODE_NXDOMAIN,
+                            .answer = {"dangling.example.test. 300 IN CNAME nonexistent.example.test."},
+                            .authority = {test::soa_text("example.test", 300, 60)}});
+        CHECK(r.status == DnsStatus::NxDomain);
+        CHECK(r.cname_chain == std::vector<std::string>{"nonexistent.example.test"});
+        CHECK(r.ttl == 60);
+    }
+    SECTION("an answer with SERVFAIL does not count as an answer") {
+        auto r = interpret({.qname = "host.example.test", .qtype = LDNS_RR_TYPE_A, .rcode = LDNS_RCODE_SERVFAIL,
+                            .answer = {"host.example.test. 300 IN A 192.0.2.10"}});
+        CHECK(r.status == DnsStatus::ServFail);
+        CHECK(r.addresses.empty());
+    }
+}
+
+TEST_CASE("dns wire: junk never crashes the decoder", "[dns][wire]") {
+    const auto good = test::make_wire({.qname = "alias1.example.test", .qtype = LDNS_RR_TYPE_MX, .id = 1,
+                                       .answer = {"alias1.example.test. 300 IN CNAME host.example.test.",
+                                                  "host.example.test. 300 IN MX 10 mail.example.test."},
+                                       .authority = {test::soa_text("example.test", 300, 60)}});
+    const auto q = question("alias1.example.test", RrType::Mx);
+    auto pkt = dns::decode(good);
+    REQUIRE(pkt);
+    CHECK(dns::interpret(*pkt, q).status == DnsStatus::Answer);
+
+    std::size_t decoded = 0;
+    for (std::size_t len = 0; len < good.size(); ++len) {   // every truncation
+        auto p = dns::decode(std::span(good.data(), len));
+        if (p) {
+            ++decoded;
+            (void)dns::match_reply(*p, 1, q);
+            (void)dns::interpret(*p, q);
+        }
+    }
+    CHECK(decoded < good.size());
+
+    std::mt19937 rng(12345);   // fixed seed: the same junk every run
+    for (int round = 0; round < 2000; ++round) {
+        auto bytes = good;
+        const int flips = 1 + static_cast<int>(rng() % 8);
+        for (int i = 0; i < flips; ++i) bytes[rng() % bytes.size()] = static_cast<std::uint8_t>(rng());
+        if (auto p = dns::decode(bytes)) {
+            (void)dns::match_reply(*p, 1, q);
+            (void)dns::interpret(*p, q);
+        }
+        std::vector<std::uint8_t> noise(rng() % 600);
+        for (auto& b : noise) b = static_cast<std::uint8_t>(rng());
+        if (auto p = dns::decode(noise)) (void)dns::interpret(*p, q);
+    }
+}
+
+TEST_CASE("dns nameservers: resolv.conf", "[dns][resolvconf]") {
+    struct Case { const char* label; const char* text; std::vector<std::string> want; };
+    const Case cases[] = {
+        {"two servers, search and options ignored",
+         "# generated\nsearch example.test\nnameserver 192.0.2.53\noptions ndots:5\nnameserver 2001:db8::53\ndomain x.test\n",
+         {"192.0.2.53:53", "[2001:db8::53]:53"}},
+        {"none: glibc's default", "search example.test\n", {"127.0.0.1:53"}},
+        {"empty file", "", {"127.0.0.1:53"}},
+        {"comments and junk", "; comment\nnameserver\nnameserver not-an-ip\n nameserver\t198.51.100.1 # trailing\n"
+                              "nameserver fe80::1%eth0\nnameserver 198.51.100.2;x\n",
+         {"198.51.100.1:53", "198.51.100.2:53"}},
+        {"no final newline, CRLF", "nameserver 127.0.0.53\r\nnameserver 127.0.0.2", {"127.0.0.53:53", "127.0.0.2:53"}},
+    };
+    for (const auto& c : cases) {
+        INFO(c.label);
+        std::vector<std::string> got;
+        for (const auto& ns : dns::parse_resolv_conf(c.text)) got.push_back(ns.text);
+        CHECK(got == c.want);
+    }
+    config::DnsConfig cfg;
+    CHECK_FALSE(dns::effective_nameservers(cfg, "/nonexistent/resolv.conf").empty());
+    cfg.nameservers.push_back({*util::IpAddress::parse("::1"), 5353, "[::1]:5353"});
+    REQUIRE(dns::effective_nameservers(cfg, "/nonexistent").size() == 1);
+    CHECK(dns::server_text(*util::IpAddress::parse("::1"), 5353) == "[::1]:5353");
+}
+
+TEST_CASE("dns nameservers: server addresses as written", "[dns][resolvconf]") {
+    struct Case { const char* text; const char* want; };   // want = nullptr: refused
+    const Case cases[] = {
+        {"192.0.2.53", "192.0.2.53:53"},       {"192.0.2.53:5353", "192.0.2.53:5353"},
+        {"2001:db8::53", "[2001:db8::53]:53"}, {"[2001:db8::53]", "[2001:db8::53]:53"},
+        {"[::1]:5353", "[::1]:5353"},          {"::1", "[::1]:53"},
+        {"", nullptr},                         {"ns.example.test", nullptr},
+        {"192.0.2.53:", nullptr},              {"192.0.2.53:0", nullptr},
+        {"192.0.2.53:65536", nullptr},         {"192.0.2.53:53x", nullptr},
+        {"[::1", nullptr},                     {"[::1]x", nullptr},
+        {"[::1]:", nullptr},                   {"[192.0.2.1]:53", nullptr},
+        {"192.0.2.53:123456", nullptr},
+    };
+    for (const auto& c : cases) {
+        INFO("text: '" << c.text << "'");
+        auto ns = dns::parse_nameserver(c.text);
+        REQUIRE(ns.has_value() == (c.want != nullptr));
+        if (ns) CHECK(ns->text == c.want);
+    }
+}

@@ -1,0 +1,69 @@
+#include <catch2/catch.hpp>
+
+#include "log/logger.hpp"
+#include "policy/request.hpp"
+#include "policy/response.hpp"
+
+using namespace rpd;
+
+TEST_CASE("response: action= line and an empty line", "[response]") {
+    struct Case {
+        const char* label;
+        std::string action;
+        std::string want;
+    };
+    const Case cases[] = {
+        {"plain", "DUNNO", "action=DUNNO\n\n"},
+        {"with text", "450 4.7.1 cannot find your reverse hostname, [203.0.113.9]",
+         "action=450 4.7.1 cannot find your reverse hostname, [203.0.113.9]\n\n"},
+        {"CR LF inside are dropped", "REJECT a\r\n\r\naction=OK", "action=REJECT aaction=OK\n\n"},
+        {"other control bytes are dropped", std::string("WARN a\0b\x01\x7f", 10), "action=WARN ab\n\n"},
+        {"empty becomes DUNNO", "", "action=DUNNO\n\n"},
+        {"only line breaks becomes DUNNO", "\r\n", "action=DUNNO\n\n"},
+        {"only spaces becomes DUNNO", "   ", "action=DUNNO\n\n"},
+    };
+    for (const auto& c : cases) {
+        INFO(c.label);
+        CHECK(policy::format_response(c.action) == c.want);
+    }
+    std::string out = "action=DUNNO\n\n";
+    policy::append_response(out, "OK");
+    CHECK(out == "action=DUNNO\n\naction=OK\n\n");
+}
+
+TEST_CASE("log: the decision line of SPEC 5", "[log]") {
+    policy::Request r;
+    r.queue_id = "4F9D21C3A";
+    r.client_address = "203.0.113.9";
+    r.client_name = "unknown";
+    r.helo_name = "mx.example.test";
+    r.sender = "a@example.test";
+    r.recipient = "b@example.org";
+    r.protocol_state = "RCPT";
+    CHECK(log::decision_line(r, "REJECT", "client", "no_ptr") ==
+          "4F9D21C3A: action=REJECT check=client outcome=no_ptr client=unknown[203.0.113.9] "
+          "helo=<mx.example.test> sender=<a@example.test> recipient=<b@example.org> state=RCPT");
+}
+
+TEST_CASE("log: decision line without queue id, names or checks", "[log]") {
+    policy::Request r;
+    CHECK(log::decision_line(r, "DUNNO") ==
+          "NOQUEUE: action=DUNNO check=- outcome=- client=unknown[unknown] helo=<> sender=<> recipient=<> state=-");
+}
+
+TEST_CASE("log: client values are sanitised in the decision line", "[log]") {
+    policy::Request r;
+    r.client_address = "192.0.2.1";
+    r.helo_name = "evil\r\nNOQUEUE: action=OK";
+    r.sender = std::string("a\0b@example.test", 16);
+    r.recipient = std::string(1000, 'r');
+    r.protocol_state = "RCPT\n";
+    const auto line = log::decision_line(r, "DUNNO\n");
+    CHECK(line.find('\n') == std::string::npos);
+    CHECK(line.find('\r') == std::string::npos);
+    CHECK(line.find(std::string(1, '\0')) == std::string::npos);
+    CHECK(line.find("helo=<evil??NOQUEUE: action=OK>") != std::string::npos);
+    CHECK(line.find("sender=<a?b@example.test>") != std::string::npos);
+    CHECK(line.find("action=DUNNO? ") != std::string::npos);
+    CHECK(line.size() < 700);   // the 1000-byte recipient is capped
+}
