@@ -1,10 +1,13 @@
 // Integration tests for rpd-bench (contrib/bench): the load generator against its own
 // --echo server and against small broken servers run by the test, the request
-// generator's output, the request file, exit statuses. Unix sockets in a temp dir
+// generator's output, the request file, exit statuses; and rpd-bench-dns, the
+// benchmark responder, answering the generator's names over real UDP. Unix sockets in a temp dir
 // only; every process is killed by pid when a test ends, every wait is bounded.
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -28,6 +31,7 @@
 #include <thread>
 #include <vector>
 
+#include "dns/wire.hpp"
 #include "util/ip.hpp"
 
 extern char** environ;
@@ -665,4 +669,153 @@ TEST_CASE("rpd-bench: a request file is sent block by block, cycled", "[.integra
     const auto b = run_bench(dir, {"-n", "1", "-f", bad.string(), server.target()});
     CHECK(b.status == 2);
     CHECK(b.err.find(bad.string() + ":2: expected name=value") != std::string::npos);
+}
+
+// ---- rpd-bench-dns --------------------------------------------------------
+
+namespace {
+
+fs::path bench_dns_binary() { return bench_binary().parent_path() / "rpd-bench-dns"; }
+
+// rpd-bench-dns on a free port of 127.0.0.1, ready when constructed.
+struct BenchDns {
+    Child child;
+    fs::path err;
+    std::uint16_t port = 0;
+    BenchDns(const TempDir& dir, std::vector<std::string> args)
+        : child(
+              [&] {
+                  args.insert(args.begin(), {bench_dns_binary().string(), "--listen", "127.0.0.1:0"});
+                  return args;
+              }(),
+              dir.path / "dns.out", dir.path / "dns.err"),
+          err(dir.path / "dns.err") {
+        REQUIRE(child.started());
+        const std::string marker = "listening on 127.0.0.1:";
+        const auto deadline = Clock::now() + 10s;
+        std::string text;
+        while (Clock::now() < deadline && !child.wait_for(0ms)) {
+            text = slurp(err);
+            if (const auto at = text.find(marker); at != std::string::npos) {
+                port = static_cast<std::uint16_t>(std::stoul(text.substr(at + marker.size())));
+                break;
+            }
+            std::this_thread::sleep_for(10ms);
+        }
+        INFO(text);
+        REQUIRE(port != 0);
+    }
+};
+
+// One question over UDP to 127.0.0.1:port; nullopt if no reply within `wait`.
+std::optional<rpd::dns::DnsResult> ask_udp(std::uint16_t port, const std::string& name, rpd::dns::RrType type,
+                                           std::chrono::milliseconds wait = 2000ms) {
+    auto q = rpd::dns::make_question(name, type);
+    REQUIRE(q);
+    const std::uint16_t id = 0x4242;
+    const auto query = rpd::dns::build_query(*q, id);
+    const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in sin{};
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons(port);
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(sendto(fd, query.data(), query.size(), 0, reinterpret_cast<const sockaddr*>(&sin), sizeof sin) ==
+            static_cast<ssize_t>(query.size()));
+    std::optional<rpd::dns::DnsResult> result;
+    const auto deadline = Clock::now() + wait;
+    while (!result && Clock::now() < deadline) {
+        pollfd p{fd, POLLIN, 0};
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+        if (poll(&p, 1, static_cast<int>(std::max<std::int64_t>(1, left.count()))) <= 0) continue;
+        std::uint8_t buf[4096];
+        const ssize_t n = recv(fd, buf, sizeof buf, 0);
+        if (n <= 0) continue;
+        auto pkt = rpd::dns::decode({buf, static_cast<std::size_t>(n)});
+        if (!pkt || rpd::dns::match_reply(*pkt, id, *q) != rpd::dns::ReplyMatch::Ours) continue;
+        result = rpd::dns::interpret(*pkt, *q);
+    }
+    close(fd);
+    return result;
+}
+
+}  // namespace
+
+TEST_CASE("rpd-bench-dns: answers the generator's names, after the delay, and counts the questions",
+          "[.integration][bench]") {
+    using rpd::dns::DnsStatus;
+    using rpd::dns::RrType;
+    REQUIRE(fs::exists(bench_dns_binary()));
+    TempDir dir;
+    const auto stats = dir.path / "dns.json";
+    BenchDns dns(dir, {"--delay", "50ms", "--ttl", "10m", "--questions", "--stats", stats.string()});
+
+    // The generated requests' names, IPv4 and IPv6 clients, pooled and unique: each
+    // resolves the way the scheme promises.
+    std::vector<Attrs> reqs = parse_requests(run_bench(dir, {"--print-requests", "2", "--clients", "5"}).out);
+    for (auto& r : parse_requests(run_bench(dir, {"--print-requests", "2", "--unique-clients", "--client-offset", "758"}).out))
+        reqs.push_back(std::move(r));
+    REQUIRE(reqs.size() == 4);
+    std::size_t asked = 0;
+    for (const auto& a : reqs) {
+        const auto ip = rpd::util::IpAddress::parse(attr(a, "client_address"));
+        REQUIRE(ip);
+        INFO(attr(a, "client_address"));
+        const auto t0 = Clock::now();
+        const auto ptr = ask_udp(dns.port, ip->reverse_name(), RrType::Ptr);
+        REQUIRE(ptr);
+        CHECK(Clock::now() - t0 >= 50ms);   // --delay
+        CHECK(ptr->status == DnsStatus::Answer);
+        CHECK(ptr->names == std::vector<std::string>{attr(a, "client_name")});
+        CHECK(ptr->ttl == 600);
+        const auto fwd = ask_udp(dns.port, attr(a, "client_name"), ip->is_v4() ? RrType::A : RrType::Aaaa);
+        REQUIRE(fwd);
+        CHECK(fwd->addresses == std::vector<rpd::util::IpAddress>{*ip});   // forward-confirmed
+        const auto other = ask_udp(dns.port, attr(a, "client_name"), ip->is_v4() ? RrType::Aaaa : RrType::A);
+        REQUIRE(other);
+        CHECK(other->status == DnsStatus::NoData);
+        const auto helo = ask_udp(dns.port, attr(a, "helo_name"), ip->is_v4() ? RrType::A : RrType::Aaaa);
+        REQUIRE(helo);
+        CHECK(helo->status == DnsStatus::Answer);
+        const auto sender = attr(a, "sender");
+        const auto domain = sender.substr(sender.find('@') + 1);
+        const auto mx = ask_udp(dns.port, domain, RrType::Mx);
+        REQUIRE(mx);
+        REQUIRE(mx->mx.size() == 1);
+        CHECK(mx->mx[0].exchange == "mx." + domain);
+        const auto mx_a = ask_udp(dns.port, "mx." + domain, RrType::A);
+        REQUIRE(mx_a);
+        CHECK(mx_a->status == DnsStatus::Answer);
+        asked += 6;
+    }
+    const auto nx = ask_udp(dns.port, "nothing.bench.test", RrType::A);
+    REQUIRE(nx);
+    CHECK(nx->status == DnsStatus::NxDomain);
+    CHECK(nx->ttl == 600);
+    const auto outside = ask_udp(dns.port, "example.org", RrType::A);
+    REQUIRE(outside);
+    CHECK(outside->status == DnsStatus::Refused);
+    const auto again = ask_udp(dns.port, "nothing.bench.test", RrType::A);
+    REQUIRE(again);
+    asked += 3;
+
+    dns.child.signal(SIGTERM);
+    REQUIRE(dns.child.wait_for(10s) == std::optional<int>(0));
+    const auto json = slurp(stats);
+    INFO(json);
+    CHECK(json_uint(json, "queries") == asked);
+    CHECK(json_uint(json, "max_per_question") == 2);
+    CHECK(json.find("\"max_question\":\"nothing.bench.test/A\"") != std::string::npos);
+    CHECK(json.find("\"example.org/A\":1") != std::string::npos);
+    CHECK(slurp(dns.err).find("queries " + std::to_string(asked) + ":") != std::string::npos);
+}
+
+TEST_CASE("rpd-bench-dns --never: counted, never answered", "[.integration][bench]") {
+    TempDir dir;
+    BenchDns dns(dir, {"--never"});
+    CHECK_FALSE(ask_udp(dns.port, "host-192-0-2-8.bench.test", rpd::dns::RrType::A, 300ms));
+    CHECK_FALSE(ask_udp(dns.port, "8.2.0.192.in-addr.arpa", rpd::dns::RrType::Ptr, 300ms));
+    dns.child.signal(SIGTERM);
+    REQUIRE(dns.child.wait_for(10s) == std::optional<int>(0));
+    CHECK(slurp(dns.err).find("queries 2: A 1 PTR 1") != std::string::npos);
 }
