@@ -53,7 +53,7 @@ run)
     dir=$(build)
     mkdir -p "$root/run"
     # The sample config as shipped, listening on a socket under the working tree instead of Postfix's spool.
-    sed -e "s|^listen = .*|listen = [\"unix:$root/run/reverse-policyd.sock\"]|" \
+    sed -e "/^\[server\]/,/^\[/ s|^listen = .*|listen = [\"unix:$root/run/reverse-policyd.sock\"]|" \
         "$root/etc/reverse-policyd.toml" >"$root/run/reverse-policyd.toml"
     echo "setup: config $root/run/reverse-policyd.toml (etc/reverse-policyd.toml with listen = unix:$root/run/reverse-policyd.sock)"
     exec "$dir/policyd/reverse-policyd" -f -c "$root/run/reverse-policyd.toml"

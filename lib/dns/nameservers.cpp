@@ -1,5 +1,7 @@
 #include "dns/nameservers.hpp"
 
+#include "config/settings.hpp"
+
 #include <fstream>
 #include <sstream>
 
@@ -39,38 +41,10 @@ std::string server_text(const util::IpAddress& address, std::uint16_t port) {
 }
 
 std::optional<config::NameServer> parse_nameserver(std::string_view text) {
-    std::string_view host = text;
-    std::string_view port_text;
-    if (!text.empty() && text.front() == '[') {
-        const std::size_t close = text.find(']');
-        if (close == std::string_view::npos) return std::nullopt;
-        host = text.substr(1, close - 1);
-        const std::string_view rest = text.substr(close + 1);
-        if (!rest.empty()) {
-            if (rest.front() != ':') return std::nullopt;
-            port_text = rest.substr(1);
-            if (port_text.empty()) return std::nullopt;
-        }
-    } else if (const std::size_t colon = text.find(':'); colon != std::string_view::npos &&
-                                                         text.find(':', colon + 1) == std::string_view::npos) {
-        host = text.substr(0, colon);   // exactly one colon: IPv4 with a port
-        port_text = text.substr(colon + 1);
-        if (port_text.empty()) return std::nullopt;
-    }
-    unsigned port = 53;
-    if (!port_text.empty()) {
-        if (port_text.size() > 5) return std::nullopt;
-        port = 0;
-        for (const char c : port_text) {
-            if (c < '0' || c > '9') return std::nullopt;
-            port = port * 10 + static_cast<unsigned>(c - '0');
-        }
-        if (port == 0 || port > 65535) return std::nullopt;
-    }
-    auto address = util::IpAddress::parse(host);
-    if (!address) return std::nullopt;
-    if (text.front() == '[' && address->is_v4()) return std::nullopt;   // "[192.0.2.1]" is not a form we know
-    return make_server(*address, static_cast<std::uint16_t>(port));
+    // One grammar for the config file and resolv.conf: the config loader's.
+    auto parsed = config::parse_nameserver(text);
+    if (auto* ns = std::get_if<config::NameServer>(&parsed)) return std::move(*ns);
+    return std::nullopt;
 }
 
 std::vector<config::NameServer> parse_resolv_conf(std::string_view text) {
