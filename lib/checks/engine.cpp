@@ -99,6 +99,7 @@ public:
             ce.rule = v.rule;
             ce.action = v.action;
             ce.exempt = v.exempt;
+            ce.in_context = v.in_context;
         }
         explanation.rule = verdict.rule;
         explanation.header = verdict.header;
@@ -245,9 +246,9 @@ struct Engine::State {
             o.max_mx_hosts = c.dns.max_mx_hosts;
             o.lookup = all || header || matters(s.not_found) || matters(s.null_mx) || matters(s.forged) ||
                        tempfail_matters(s);
-            o.mx_hosts_resolve = all || header || matters(s.not_found) || tempfail_matters(s);
             o.forged = all || header || matters(s.forged);
-            if (!all && authenticated_exempt(s, r)) o.lookup = o.mx_hosts_resolve = o.forged = false;
+            o.forged_matters = matters(s.forged);
+            if (!all && authenticated_exempt(s, r)) o.lookup = o.forged = false;
             run->check = std::make_unique<SenderCheck>(resolver, r.sender, r.client_address, o);
             break;
         }

@@ -28,9 +28,10 @@
 //   tempfail matters; MX hosts' addresses for the forged comparison when headers.warning
 //   is on or forged matters. Else only the syntax is judged and resolution is skip.
 // - sender: MX/A/AAAA when headers.warning is on or not_found, null_mx, forged or an
-//   explicit tempfail matters; MX hosts asked A+AAAA (do they resolve?) when
-//   headers.warning is on or not_found or an explicit tempfail matters; asked in the
-//   client's family for the forged comparison when headers.warning is on or forged matters.
+//   explicit tempfail matters; MX hosts asked, in the client's family, only for the
+//   forged comparison, when headers.warning is on or forged matters (whether they
+//   resolve does not decide not_found, as in Postfix); an unfinished comparison is
+//   tempfail only when forged matters.
 // - helo and sender ask nothing (skip) when the request is authenticated (sasl_username,
 //   MAIL state or later) and the check has exempt_authenticated: no action can follow.
 // - `lookup = false` in a section: that check is skip, nothing asked.
@@ -64,6 +65,7 @@ struct CheckExplanation {
     std::string rule;          // the rule this outcome maps to ("client.no_ptr"); "" for none
     std::string action = "DUNNO";
     std::string exempt;        // why it counted as DUNNO; "" = it counted
+    bool in_context = true;    // false: policy_context names other checks, so its action was not used
     std::vector<dns::DnsResult> lookups;
 };
 

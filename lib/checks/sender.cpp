@@ -84,15 +84,12 @@ bool SenderCheck::address_found() const {
 void SenderCheck::advance() {
     if (hosts_asked_ || !lookups_.answered(mx_)) return;
     hosts_asked_ = true;
-    if (null_mx()) return;
-    const bool compare = options_.forged && client_ && !address_found();
-    if (!options_.mx_hosts_resolve && !compare) return;
-    const bool ask_a = options_.mx_hosts_resolve || client_->is_v4();
-    const bool ask_aaaa = options_.mx_hosts_resolve || !client_->is_v4();
+    if (null_mx() || !options_.forged || !client_ || address_found()) return;
+    const auto type = client_->is_v4() ? dns::RrType::A : dns::RrType::Aaaa;
     for (auto& name : mx_hosts(lookups_.get(mx_), options_.max_mx_hosts)) {
         Host host{std::move(name), std::nullopt, std::nullopt};
-        if (ask_a) host.a = ask(host.name, dns::RrType::A);
-        if (ask_aaaa) host.aaaa = ask(host.name, dns::RrType::Aaaa);
+        if (client_->is_v4()) host.a = ask(host.name, type);
+        else host.aaaa = ask(host.name, type);
         hosts_.push_back(std::move(host));
     }
 }
@@ -131,63 +128,30 @@ SenderResult SenderCheck::result() const {
 
     const bool domain_addresses = a.status == dns::DnsStatus::Answer || aaaa.status == dns::DnsStatus::Answer;
     const bool domain_absent = dns::proves_absence(a.status) && dns::proves_absence(aaaa.status);
-    std::vector<std::string> unknowns;   // what could not be found out, where it mattered
-    bool usable = domain_addresses;
-    bool absent = false;
-    std::string absent_detail;
-    if (mx.status == dns::DnsStatus::Answer) {
-        const auto valid_hosts = mx_hosts(mx, options_.max_mx_hosts);
-        bool host_resolves = false, hosts_absent = true;
-        for (const auto& host : hosts_) {
-            for (const auto& index : {host.a, host.aaaa}) {
-                if (!index) continue;
-                const auto status = lookups_.status(*index);
-                host_resolves = host_resolves || status == dns::DnsStatus::Answer;
-                hosts_absent = hosts_absent && dns::proves_absence(status);
-            }
+    const auto valid_hosts = mx.status == dns::DnsStatus::Answer ? mx_hosts(mx, options_.max_mx_hosts)
+                                                                 : std::vector<std::string>{};
+    // Postfix needs an MX or an address record, nothing more: whether the MX hosts
+    // resolve does not matter to "does the domain exist".
+    if (!domain_addresses && valid_hosts.empty()) {
+        if (mx.status == dns::DnsStatus::NxDomain) return result(SenderOutcome::NotFound, describe_status(mx));
+        if (mx.status == dns::DnsStatus::NoData && domain_absent) {
+            return result(SenderOutcome::NotFound, domain_ + " has no MX, A or AAAA");
         }
-        // Valid hosts that were not asked to resolve count as resolving (Postfix).
-        const bool resolve_asked = options_.mx_hosts_resolve;
-        usable = usable || host_resolves || (!valid_hosts.empty() && !resolve_asked);
-        if (!usable) {
-            if (hosts_absent && domain_absent) {
-                absent = true;
-                absent_detail = valid_hosts.empty()
-                                    ? domain_ + " has only malformed MX records and no A or AAAA"
-                                    : "no MX host of " + domain_ + " resolves (" + join(valid_hosts, ", ") +
-                                          ") and it has no A or AAAA";
-            } else {
-                for (const auto& host : hosts_) {
-                    for (const auto& index : {host.a, host.aaaa}) {
-                        if (index && dns::is_unknown(lookups_.status(*index))) {
-                            unknowns.push_back(describe_status(lookups_.get(*index)));
-                        }
-                    }
-                }
-            }
+        if (mx.status == dns::DnsStatus::Answer && domain_absent) {
+            return result(SenderOutcome::NotFound, domain_ + " has only malformed MX records and no A or AAAA");
         }
-    } else if (mx.status == dns::DnsStatus::NxDomain) {
-        absent = !domain_addresses;
-        absent_detail = describe_status(mx);
-    } else if (mx.status == dns::DnsStatus::NoData) {
-        absent = domain_absent;
-        absent_detail = domain_ + " has no MX, A or AAAA";
-    } else {
-        unknowns.push_back(describe_status(mx));
-    }
-    if (!usable) {
-        if (absent) return result(SenderOutcome::NotFound, absent_detail);
-        for (const auto* own : {&a, &aaaa}) {
-            if (dns::is_unknown(own->status)) unknowns.push_back(describe_status(*own));
+        std::vector<std::string> unknowns;
+        for (const auto* r : {&mx, &a, &aaaa}) {
+            if (dns::is_unknown(r->status)) unknowns.push_back(describe_status(*r));
         }
         return result(SenderOutcome::TempFail, join(unknowns, "; "));
     }
+    const std::string exists = valid_hosts.empty() ? domain_ + " has an address record"
+                                                   : domain_ + " has MX " + join(valid_hosts, ", ");
+    if (!options_.forged || !client_) return result(SenderOutcome::Pass, exists + "; forged not compared");
 
-    if (!options_.forged || !client_) {
-        return result(SenderOutcome::Pass, domain_ + " resolves; forged not compared");
-    }
     // Forged only when every lookup that could hold the client address answered.
-    unknowns.clear();
+    std::vector<std::string> unknowns;
     if (dns::is_unknown(mx.status)) unknowns.push_back(describe_status(mx));
     const auto& own_family = client_->is_v4() ? a : aaaa;
     if (dns::is_unknown(own_family.status)) unknowns.push_back(describe_status(own_family));
@@ -195,7 +159,10 @@ SenderResult SenderCheck::result() const {
         const auto index = client_->is_v4() ? host.a : host.aaaa;
         if (index && dns::is_unknown(lookups_.status(*index))) unknowns.push_back(describe_status(lookups_.get(*index)));
     }
-    if (!unknowns.empty()) return result(SenderOutcome::TempFail, join(unknowns, "; "));
+    if (!unknowns.empty()) {
+        if (options_.forged_matters) return result(SenderOutcome::TempFail, join(unknowns, "; "));
+        return result(SenderOutcome::Pass, exists + "; forged comparison unfinished: " + join(unknowns, "; "));
+    }
     return result(SenderOutcome::Forged,
                   client_->to_string() + " is not among the addresses of " + domain_ + " or its MX hosts");
 }

@@ -6,27 +6,28 @@
 //   not_found  a domain that is not a valid host name, a malformed address literal
 //   pass/forged an address literal [192.0.2.1] / [IPv6:...]: pass when it is the client
 //              address, forged when not (its only "address" is the literal)
-// Otherwise MX, A and AAAA of the domain, at once. "MX first": the MX answer decides
-// what the domain is --
-//   NXDOMAIN                      -> not_found (an A/AAAA answer would still win: DNS
-//                                    that contradicts itself is not proof of absence)
+// Otherwise MX, A and AAAA of the domain, at once. As Postfix's
+// reject_unknown_sender_domain (checked against Postfix 3.7 with the same zones), the
+// domain needs an MX record or an A/AAAA record, nothing more:
 //   a single MX with exchange "." -> null_mx (RFC 7505: the domain accepts no mail)
-//   NODATA                        -> the implicit MX: the domain's own A/AAAA; none -> not_found
-//   MX hosts                      -> each valid host (up to max_mx_hosts) asked A and AAAA,
-//                                    as soon as the MX answer is in; when no host resolves
-//                                    (all proved absent, or only malformed MX records) and
-//                                    the domain has no A/AAAA either -> not_found, as Postfix's
-//                                    reject_unknown_sender_domain for "a malformed MX record"
-// forged: the domain resolves but the client address is not among the domain's A/AAAA
-// nor its MX hosts' addresses. Any lookup that could not find out where it mattered
-// makes the outcome tempfail, never not_found or forged.
+//   an MX with a valid host       -> the domain exists, whether or not that host resolves
+//   an A or AAAA answer           -> the domain exists (an A answer wins over an MX NXDOMAIN:
+//                                    DNS that contradicts itself is not proof of absence)
+//   MX NXDOMAIN, or MX, A and AAAA all NODATA/NXDOMAIN -> not_found
+//   only malformed MX exchanges and no A/AAAA -> not_found (Postfix: "malformed MX record")
+//   anything else (an MX, A or AAAA lookup that could not find out) -> tempfail
+// MX hosts' addresses matter only for the forged comparison: forged when the domain
+// exists but the client address is not among the domain's A/AAAA nor its MX hosts'
+// addresses (MX hosts asked in the client's family, up to max_mx_hosts, not at all when
+// the domain's own addresses already matched). A comparison that could not finish
+// (an MX host lookup or the domain's own lookup in the client's family failed
+// temporarily) is tempfail only when `forged_matters`; otherwise the outcome is pass,
+// with the gap in the detail: a tempfail nobody acts on must not defer mail through
+// tempfail = "auto".
 //
 // Which questions (SenderCheckOptions, set by the engine from the config): `lookup`
-// false -> skip after the syntax, nothing asked; `mx_hosts_resolve` false -> MX hosts are
-// not asked A+AAAA to prove that they resolve (an MX answer with a valid host counts as
-// resolving, as in Postfix); `forged` false -> no comparison. With only `forged`, MX
-// hosts are asked in the client's family (A for IPv4, AAAA for IPv6) and not at all
-// when the domain's own addresses already matched.
+// false -> skip after the syntax, nothing asked; `forged` false -> no comparison, no MX
+// host lookups.
 #pragma once
 
 #include <optional>
@@ -42,8 +43,8 @@ namespace rpd::checks {
 struct SenderCheckOptions {
     unsigned max_mx_hosts = 10;
     bool lookup = true;
-    bool mx_hosts_resolve = true;
-    bool forged = true;
+    bool forged = true;           // compare (asks the MX hosts' addresses)
+    bool forged_matters = true;   // an unfinished comparison is tempfail (else pass, noted)
 };
 
 class SenderCheck final : public Check {

@@ -16,11 +16,13 @@ namespace {
 constexpr std::array<Command, 2> table{{
     {"check",
      "check [-c FILE] --client-address IP [--client-name N] [--helo NAME] [--sender ADDR]\n"
-     "        [--recipient ADDR] [--sasl-username U] [--state CONNECT|HELO|MAIL|RCPT|DATA] [--json]\n"
+     "        [--recipient ADDR] [--sasl-username U] [--state CONNECT|HELO|MAIL|RCPT|DATA]\n"
+     "        [--policy-context CTX] [--json]\n"
      "                                        one decision, explained",
      &run_check},
     {"doctor",
-     "doctor [-c FILE]                        query every configured nameserver, report latency and errors",
+     "doctor [-c FILE] [--name NAME]\n"
+     "                                        query every configured nameserver, report latency and errors",
      &run_doctor},
 }};
 

@@ -175,6 +175,32 @@ bool at_or_after_mail(policy::ProtocolState state) noexcept {
     return false;
 }
 
+std::array<bool, checks::check_count> checks_in_context(std::string_view policy_context) {
+    std::array<bool, checks::check_count> named{};
+    bool any = false;
+    std::size_t start = 0;
+    while (start <= policy_context.size()) {
+        auto end = policy_context.find(',', start);
+        if (end == std::string_view::npos) end = policy_context.size();
+        auto word = policy_context.substr(start, end - start);
+        while (!word.empty() && (word.front() == ' ' || word.front() == '\t')) word.remove_prefix(1);
+        while (!word.empty() && (word.back() == ' ' || word.back() == '\t')) word.remove_suffix(1);
+        if (word.empty()) {
+            start = end + 1;
+            continue;
+        }
+        bool known = false;
+        for (std::size_t k = 0; k < checks::check_count; ++k) {
+            if (checks::equal_names(word, checks::to_string(static_cast<CheckKind>(k)))) {
+                named[k] = known = any = true;
+            }
+        }
+        if (!known) return {true, true, true};   // not (only) our words: a context for someone else
+        start = end + 1;
+    }
+    return any ? named : std::array<bool, checks::check_count>{true, true, true};
+}
+
 std::string expand(std::string_view text, const Placeholders& values) {
     const std::pair<std::string_view, const std::string*> table[] = {
         {"client_address", &values.client_address}, {"client_name", &values.client_name},
@@ -285,9 +311,12 @@ Verdict decide(const config::Config& config, const policy::Request& request, con
         if (v.evaluated) v.exempt = exempt_reason(section_of(config, v.kind), request, loopback, allow_reason);
     }
 
+    const auto in_context = checks_in_context(request.policy_context);
+    for (std::size_t k = 0; k < checks::check_count; ++k) verdict.checks[k].in_context = in_context[k];
+
     const CheckVerdict* winner = nullptr;
     for (const auto& v : verdict.checks) {
-        if (!v.evaluated || !v.exempt.empty() || v.severity == Severity::Dunno) continue;
+        if (!v.evaluated || !v.exempt.empty() || !v.in_context || v.severity == Severity::Dunno) continue;
         if (winner == nullptr || v.severity > winner->severity) winner = &v;
     }
     const auto counts_as_failed = [](const CheckVerdict& v) { return v.evaluated && v.failed && v.exempt.empty(); };

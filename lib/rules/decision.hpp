@@ -27,6 +27,12 @@
 //   Names: "host.example" exact or ".example" for names below it (not itself), case-
 //   insensitive, trailing dot ignored. Senders: "user@example.org", "@example.org" (that
 //   domain), ".example.org" (its subdomains).
+// - policy_context (Postfix >= 3.1, `check_policy_service { ..., policy_context=helo }`):
+//   with smtpd_delay_reject=yes every restriction list that names the daemon asks at
+//   RCPT with the same attributes; policy_context says which list asks. When it is
+//   "client", "helo" or "sender", or a comma-separated list of them, only those checks'
+//   actions count for that request (the others are still evaluated, shown and logged);
+//   any other value, or none, and every check counts.
 // - The answer is the most severe remaining action (rules::Severity; a tie goes to the
 //   first of client, helo, sender). Placeholders are expanded with sanitised values.
 // - Warning header: when the answer would be DUNNO, some non-exempt check failed (any
@@ -68,6 +74,7 @@ struct CheckVerdict {
     std::string action = "DUNNO"; // what the rule asks for, expanded and sanitised
     Severity severity = Severity::Dunno;
     std::string exempt;           // why it contributes nothing; "" = it counts
+    bool in_context = true;       // false: policy_context names other checks; its action is not used
 };
 
 struct Verdict {
@@ -95,6 +102,10 @@ bool sender_matches(std::string_view pattern, std::string_view sender);
 // Why the transaction is allowlisted ("allowlisted client 192.0.2.0/24"), or "".
 std::string allowlisted(const config::AllowlistConfig& allowlist, const policy::Request& request,
                         const std::vector<std::string>& confirmed_names);
+
+// The checks whose actions count for a request with this policy_context (SPEC: "when
+// called from the matching restriction list"): all of them unless it names only checks.
+std::array<bool, checks::check_count> checks_in_context(std::string_view policy_context);
 
 // The states from which sasl_username is final (MAIL, RCPT, DATA, END-OF-MESSAGE).
 bool at_or_after_mail(policy::ProtocolState state) noexcept;

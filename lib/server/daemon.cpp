@@ -13,7 +13,7 @@
 #include <stdexcept>
 
 #include "log/logger.hpp"
-#include "server/dunno_decider.hpp"
+#include "server/engine_decider.hpp"
 
 namespace rpd::server {
 
@@ -115,8 +115,8 @@ int run_daemon(const DaemonOptions& options) {
     server_options.on_reload = [foreground](const config::Config& c) { apply_log_config(c, foreground); };
     DeciderFactory make_decider = options.make_decider;
     if (!make_decider) {
-        make_decider = [](event_base* base, std::shared_ptr<const config::Config>) {
-            return std::make_unique<DunnoDecider>(base);
+        make_decider = [](event_base* base, std::shared_ptr<const config::Config> c) {
+            return std::make_unique<EngineDecider>(base, *c);
         };
     }
     try {

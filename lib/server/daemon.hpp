@@ -16,7 +16,7 @@ namespace rpd::server {
 struct DaemonOptions {
     std::string config_path = config::default_path;
     bool foreground = false;
-    DeciderFactory make_decider;   // empty: DunnoDecider
+    DeciderFactory make_decider;   // empty: EngineDecider (DNS checks and the rule table)
 };
 
 int run_daemon(const DaemonOptions& options);

@@ -578,3 +578,43 @@ TEST_CASE("rules: verdicts per check explain what each asked for", "[rules]") {
     CHECK_FALSE(v.checks[2].evaluated);
     CHECK(v.checks[2].outcome == "-");
 }
+
+TEST_CASE("rules: policy_context chooses the checks whose actions count", "[rules][policy_context]") {
+    const auto c = test::postfix_config();
+    // PTR tempfail and sender not found: Postfix's client list defers, its sender list rejects.
+    const rules::CheckResults results{client(ClientOutcome::TempFail, true), helo(HeloOutcome::Pass),
+                                      sender(SenderOutcome::NotFound)};
+    struct Case { const char* label; const char* context; const char* action; const char* rule; };
+    const Case cases[] = {
+        {"none: every check counts", "", "450 4.1.8 Domain not found", "sender.not_found"},
+        {"client list", "client", "DEFER_IF_PERMIT 4.7.1 cannot find your reverse hostname, [203.0.113.9]",
+         "client.tempfail (preset postfix)"},
+        {"helo list", "helo", "DUNNO", "-"},
+        {"sender list", "sender", "450 4.1.8 Domain not found", "sender.not_found"},
+        {"case and blanks", " Sender ", "450 4.1.8 Domain not found", "sender.not_found"},
+        {"a list of them", "helo,client", "DEFER_IF_PERMIT 4.7.1 cannot find your reverse hostname, [203.0.113.9]",
+         "client.tempfail (preset postfix)"},
+        {"an empty item is ignored", "helo,", "DUNNO", "-"},
+        {"someone else's context: all count", "submission", "450 4.1.8 Domain not found", "sender.not_found"},
+        {"one unknown word: all count", "helo,rcpt", "450 4.1.8 Domain not found", "sender.not_found"},
+    };
+    for (const auto& k : cases) {
+        INFO(k.label);
+        auto q = request();
+        q.policy_context = k.context;
+        const auto v = decide(c, results, q);
+        CHECK(v.action == k.action);
+        CHECK(v.rule == k.rule);
+        // The others are still evaluated and shown.
+        CHECK(v.checks[0].outcome == "tempfail");
+        CHECK(v.checks[2].outcome == "not_found");
+    }
+    auto q = request();
+    q.policy_context = "helo";
+    const auto v = decide(c, results, q);
+    CHECK_FALSE(v.checks[0].in_context);
+    CHECK(v.checks[1].in_context);
+    CHECK_FALSE(v.checks[2].in_context);
+    // The log line still names the tempfail, though nothing acted on it.
+    CHECK(v.log_line.find("action=DUNNO check=client outcome=tempfail") != std::string::npos);
+}
