@@ -401,18 +401,20 @@ struct DnsResponder::Impl {
 
     // UDP sockets sharing one port, and a TCP listener on the same port. A port whose
     // TCP side is taken is given up and another one tried.
-    bool bind_all(const std::string& address, int udp_count) {
+    bool bind_all(const std::string& address, int udp_count, std::uint16_t port) {
         sockaddr_storage sa{};
         socklen_t sa_len = 0;
         if (address.find(':') == std::string::npos) {
             auto* sin = reinterpret_cast<sockaddr_in*>(&sa);
             sin->sin_family = AF_INET;
+            sin->sin_port = htons(port);
             if (::inet_pton(AF_INET, address.c_str(), &sin->sin_addr) != 1) throw std::invalid_argument(address);
             sa_len = sizeof(sockaddr_in);
             family = AF_INET;
         } else {
             auto* sin6 = reinterpret_cast<sockaddr_in6*>(&sa);
             sin6->sin6_family = AF_INET6;
+            sin6->sin6_port = htons(port);
             if (::inet_pton(AF_INET6, address.c_str(), &sin6->sin6_addr) != 1) throw std::invalid_argument(address);
             sa_len = sizeof(sockaddr_in6);
             family = AF_INET6;
@@ -449,8 +451,13 @@ struct DnsResponder::Impl {
 
     void start(const Options& options) {
         bool bound_ok = false;
-        for (int i = 0; i < 20 && !bound_ok; ++i) bound_ok = bind_all(options.address, options.udp_sockets);
-        if (!bound_ok) throw std::runtime_error("dns responder: no free port for UDP and TCP");
+        // A fixed port that is taken stays taken: one try.
+        const int tries = options.port == 0 ? 20 : 1;
+        for (int i = 0; i < tries && !bound_ok; ++i) bound_ok = bind_all(options.address, options.udp_sockets, options.port);
+        if (!bound_ok) {
+            errno = EADDRINUSE;
+            fail(options.port == 0 ? "no free port for UDP and TCP" : "TCP port " + std::to_string(options.port));
+        }
         base.reset(event_base_new());
         if (!base) throw std::runtime_error("dns responder: event_base_new failed");
         for (const auto& fd : udp) {
