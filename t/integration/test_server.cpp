@@ -418,7 +418,7 @@ TEST_CASE("startup: stale socket replaced, other files refused with exit 2", "[.
             REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
             ::close(fd);
         }
-        Daemon daemon(fmt::format("[server]\nlisten = [\"unix:{}\"]\n[log]\nto = \"stderr\"\n", path), dir);
+        Daemon daemon(fmt::format("[server]\nlisten = [\"unix:{}\"]\n[log]\nto = \"stderr\"\n{}", path, checks_off), dir);
         REQUIRE_STARTED(daemon);
         auto c = PolicyClient::connect_unix(path);
         REQUIRE(c);
@@ -500,12 +500,16 @@ TEST_CASE("command line: -t, --version, --help, usage errors, subcommands", "[.i
         CHECK(r.exit_code == 1);
         CHECK_FALSE(r.err.empty());
     }
-    auto check = run_binary({"check", "-c", dir.file("good.toml"), "--client-address", "192.0.2.1", "--json"});
-    CHECK(check.exit_code == 1);
-    CHECK(check.err.find("not implemented yet") != std::string::npos);
-    auto doctor = run_binary({"doctor", "-c", dir.file("good.toml")});
-    CHECK(doctor.exit_code == 1);
-    CHECK(doctor.err.find("not implemented yet") != std::string::npos);
+    // A loopback client is never looked up: an answer without DNS. (The checks world,
+    // test_checks_world.cpp, runs both subcommands against a real resolver.)
+    auto check = run_binary({"check", "-c", dir.file("good.toml"), "--client-address", "127.0.0.1", "--json"});
+    CHECK(check.exit_code == 0);
+    CHECK(check.out.find("\"action\" : \"DUNNO\"") != std::string::npos);
+    write_file(dir.file("dead-dns.toml"),
+               fmt::format("[dns]\nnameservers = [\"127.0.0.1:{}\"]\ntimeout = \"200ms\"\nattempts = 1\n", free_port()));
+    auto doctor = run_binary({"doctor", "-c", dir.file("dead-dns.toml")});
+    CHECK(doctor.exit_code == 2);
+    CHECK(doctor.out.find("NOT ANSWERING") != std::string::npos);
 }
 
 // --- in process: scripted deciders ---
@@ -771,7 +775,7 @@ TEST_CASE("startup: without -f the daemon goes to the background", "[.integratio
     const auto socket_path = dir.file("bg.sock");
     const auto config_path = dir.file("background.toml");
     write_file(config_path,
-               fmt::format("[server]\nlisten = [\"unix:{}\"]\n[log]\nto = \"stderr\"\n", socket_path));
+               fmt::format("[server]\nlisten = [\"unix:{}\"]\n[log]\nto = \"stderr\"\n{}", socket_path, checks_off));
     BackgroundGuard guard{config_path};
     const auto r = run_binary({"-c", config_path});
     CHECK(r.exit_code == 0);   // the parent returns once the child runs

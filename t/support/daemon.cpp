@@ -188,8 +188,8 @@ std::string Daemon::config_text(const DaemonSetup& setup) const {
         "\n[log]\n"
         "to = \"stderr\"\n"
         "level = \"{}\"\n"
-        "{}",
-        fmt::join(listen, ", "), setup.server_extra, setup.log_level, setup.extra);
+        "{}{}",
+        fmt::join(listen, ", "), setup.server_extra, setup.log_level, setup.extra, setup.checks);
 }
 
 void Daemon::start(Millis timeout) {

@@ -38,12 +38,18 @@ std::uint16_t free_port(const std::string& host = "127.0.0.1");
 
 void write_file(const std::string& path, std::string_view text);
 
+// Config sections that turn every DNS check off: each request is answered DUNNO at once
+// with nothing asked (for tests of the server core, which must not depend on DNS).
+inline constexpr const char* checks_off =
+    "\n[client]\nlookup = false\n[helo]\nlookup = false\n[sender]\nlookup = false\n";
+
 struct DaemonSetup {
     bool unix_listener = true;
     std::vector<std::string> inet_hosts;   // e.g. {"127.0.0.1", "::1"}: one free port each
     std::string server_extra;             // more [server] lines: "max_connections = 5\n"
     std::string log_level = "info";
     std::string extra;                    // more sections after [server] and [log]
+    std::string checks = checks_off;      // "" = the checks as configured in `extra` (or defaults)
 };
 
 class Daemon {
