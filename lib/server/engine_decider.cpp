@@ -40,16 +40,15 @@ private:
     std::function<void(EngineDecider::Generation*)> on_last_;
 };
 
-std::vector<std::string> server_texts(const config::DnsConfig& c) {
-    std::vector<std::string> out;
-    for (const auto& ns : c.nameservers) out.push_back(ns.text);
-    return out;
+bool same_servers(const config::DnsConfig& a, const config::DnsConfig& b) noexcept {
+    return std::equal(a.nameservers.begin(), a.nameservers.end(), b.nameservers.begin(), b.nameservers.end(),
+                      [](const auto& x, const auto& y) { return x.text == y.text; });
 }
 
 }  // namespace
 
 bool resolver_settings_differ(const config::DnsConfig& a, const config::DnsConfig& b) noexcept {
-    return server_texts(a) != server_texts(b) || a.timeout != b.timeout || a.attempts != b.attempts ||
+    return !same_servers(a, b) || a.timeout != b.timeout || a.attempts != b.attempts ||
            a.max_inflight != b.max_inflight || a.cache_entries != b.cache_entries || a.max_ttl != b.max_ttl ||
            a.negative_ttl != b.negative_ttl || a.tempfail_ttl != b.tempfail_ttl;
 }
@@ -86,7 +85,8 @@ EngineDecider::~EngineDecider() {
 
 std::unique_ptr<policy::Decider::Job> EngineDecider::decide(std::shared_ptr<const config::Config> config,
                                                             const policy::Request& request, Done done) {
-    if (resolver_settings_differ(config->dns, current_->dns)) {
+    // Compared once per Config object (a reload makes a new one), not per request.
+    if (config != last_config_ && resolver_settings_differ(config->dns, current_->dns)) {
         log::info("[dns] changed: new requests use a new resolver (empty cache)");
         current_->retired = true;
         retired_.push_back(current_);
@@ -94,6 +94,7 @@ std::unique_ptr<policy::Decider::Job> EngineDecider::decide(std::shared_ptr<cons
         current_ = make_generation(base_, config->dns, post_);
         if (old->jobs == 0) retire_if_idle(old.get());
     }
+    if (config != last_config_) last_config_ = config;
     auto inner = current_->engine->decide(std::move(config), request, std::move(done));
     return std::make_unique<CountedJob>(std::move(inner), current_,
                                         [this](Generation* g) { retire_if_idle(g); });

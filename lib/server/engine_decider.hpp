@@ -42,6 +42,7 @@ private:
     event_base* base_;
     PostQueue post_;   // declared before the generations: their engines post through it
     std::shared_ptr<Generation> current_;
+    std::shared_ptr<const config::Config> last_config_;   // the last Config compared with current_
     std::vector<std::shared_ptr<Generation>> retired_;
 };
 

@@ -19,6 +19,10 @@ bool is_silence(std::string_view detail) noexcept {
 
 }  // namespace
 
+ResolverMonitor::ResolverMonitor(Limits limits, Sink sink) : limits_(limits), sink_(std::move(sink)) {
+    if (!sink_) sink_ = [](log::Level level, const std::string& line) { log::write(level, line); };
+}
+
 std::string ResolverMonitor::describe(const dns::DebugEvent& ev) {
     const auto name = log::sanitize(ev.name);
     const auto type = dns::to_string(ev.type);
@@ -52,8 +56,8 @@ void ResolverMonitor::roll_window(const std::string& server, ServerState& s, Clo
     if (now - s.window_start < limits_.window) return;
     if (s.servfail_burst && s.servfails < limits_.servfail_burst) {
         s.servfail_burst = false;
-        log::info("nameserver {}: SERVFAIL replies back below {} per {}s", server, limits_.servfail_burst,
-                  limits_.window.count());
+        sink_(log::Level::Info, fmt::format("nameserver {}: SERVFAIL replies back below {} per {}s",
+                                            log::sanitize(server), limits_.servfail_burst, limits_.window.count()));
     }
     s.window_start = now;
     s.servfails = 0;
@@ -62,24 +66,26 @@ void ResolverMonitor::roll_window(const std::string& server, ServerState& s, Clo
 void ResolverMonitor::on_event(const dns::DebugEvent& ev, Clock::time_point now) {
     if (log::enabled(log::Level::Debug)) log::write(log::Level::Debug, describe(ev));
     if (ev.server.empty() || ev.transport == "cache") return;
-    const std::string server(ev.server);
     switch (ev.kind) {
     case dns::DebugEvent::Kind::Query: case dns::DebugEvent::Kind::Dropped: return;
     case dns::DebugEvent::Kind::TryFailed: {
+        const std::string server(ev.server);
         auto& s = servers_[server];
         roll_window(server, s, now);
         if (ev.detail == "SERVFAIL") {
             if (++s.servfails == limits_.servfail_burst && !s.servfail_burst) {
                 s.servfail_burst = true;
-                log::warning("nameserver {}: {} SERVFAIL replies within {}s (lookups count as tempfail; logged "
-                             "once until it calms down)",
-                             log::sanitize(server), s.servfails, limits_.window.count());
+                sink_(log::Level::Warning,
+                      fmt::format("nameserver {}: {} SERVFAIL replies within {}s (lookups count as tempfail; logged "
+                                  "once until it calms down)",
+                                  log::sanitize(server), s.servfails, limits_.window.count()));
             }
         } else if (is_silence(ev.detail) && !s.failing) {
             s.failing = true;
             s.failure = log::sanitize(ev.detail);
-            log::warning("nameserver {} is not answering ({}); logged once until it answers again",
-                         log::sanitize(server), s.failure);
+            sink_(log::Level::Warning, fmt::format("nameserver {} is not answering ({}); logged once until it "
+                                                   "answers again",
+                                                   log::sanitize(server), s.failure));
         }
         return;
     }
@@ -88,11 +94,11 @@ void ResolverMonitor::on_event(const dns::DebugEvent& ev, Clock::time_point now)
         const auto status = ev.result->status;
         const bool answered = status == dns::DnsStatus::Answer || dns::proves_absence(status) ||
                               status == dns::DnsStatus::ServFail || status == dns::DnsStatus::Refused;
-        if (!answered) return;
-        const auto it = servers_.find(server);
+        if (!answered || servers_.empty()) return;   // the usual case: nothing failed, nothing to look up
+        const auto it = servers_.find(std::string(ev.server));
         if (it == servers_.end() || !it->second.failing) return;
         it->second.failing = false;
-        log::info("nameserver {} answers again", log::sanitize(server));
+        sink_(log::Level::Info, fmt::format("nameserver {} answers again", log::sanitize(ev.server)));
         return;
     }
     }

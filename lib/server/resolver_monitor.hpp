@@ -12,10 +12,12 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <unordered_map>
 
 #include "dns/resolver.hpp"
+#include "log/logger.hpp"
 
 namespace rpd::server {
 
@@ -27,8 +29,11 @@ public:
         std::chrono::seconds window{60};
     };
 
-    ResolverMonitor() = default;
-    explicit ResolverMonitor(Limits limits) : limits_(limits) {}
+    // Where the trouble lines go (tests capture them); default: the process log.
+    using Sink = std::function<void(log::Level, const std::string&)>;
+
+    ResolverMonitor() : ResolverMonitor(Limits{}) {}
+    explicit ResolverMonitor(Limits limits, Sink sink = {});
 
     void on_event(const dns::DebugEvent& ev, Clock::time_point now = Clock::now());
 
@@ -46,6 +51,7 @@ private:
     void roll_window(const std::string& server, ServerState& s, Clock::time_point now);
 
     Limits limits_;
+    Sink sink_;
     std::unordered_map<std::string, ServerState> servers_;
 };
 
