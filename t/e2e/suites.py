@@ -206,6 +206,8 @@ def suite_preset(ctx):
             deliberate.append(f"  {c.id}: Postfix: {theirs}\n  {' ' * len(c.id)}  ours:    {got}"
                               f"\n  {' ' * len(c.id)}  why:     {c.differs.why}")
     ctx.write("preset-vs-oracle.md", "\n".join(table) + "\n")
+    print("\ncases x (Postfix built-in reply, reverse-policyd preset = \"postfix\"):\n"
+          + "\n".join(table) + "\n", flush=True)
     log("deliberate differences from the oracle (SPEC.md), besides the client prefix:\n"
         + "\n".join(deliberate))
 
