@@ -10,9 +10,9 @@
 # (stub_policy.py) answers from the same tables, so a run against it checks this model
 # of Postfix; a run against the daemon checks the daemon.
 #
-# Assumption to confirm with the checks module: with policy_context=client|helo|sender
-# (set per restriction list by world.daemon_smtpd) the daemon answers with that check's
-# action only, so Postfix names the right list.
+# With policy_context=client|helo|sender (set per restriction list by
+# world.daemon_smtpd) the daemon answers with that check's action only, so Postfix
+# names the right list.
 
 import os
 import re
