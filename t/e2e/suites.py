@@ -204,11 +204,12 @@ def suite_preset(ctx):
         ctx.results.check(f"preset {c.id}: {c.what}", same, got=got,
                           want=want + (f"  [{note}]" if note else ""))
         table.append(f"| {c.id} | {md(c.what)} | {md(theirs)} | {md(got)} | {md(mark)} |")
-        shown = ("**DIFFERENT**: " + got if not same else "same" if not note
-                 else "**deliberate**: " + got if c.differs is not None
+        ours_code = f"`{md(got.removeprefix('RCPT '))}`"
+        shown = ("**DIFFERENT**: " + ours_code if not same else "same" if not note
+                 else "**deliberate**: " + ours_code if c.differs is not None
                  else "same, with the client prefix `<unknown[addr]>:`")
-        short.append(f"| {c.id} | {md(c.what)} | {md(theirs.removeprefix('RCPT '))} "
-                     f"| {md(shown.replace('RCPT ', ''))} |")
+        short.append(f"| {c.id} | {md(c.what)} | `{md(theirs.removeprefix('RCPT '))}` "
+                     f"| {shown} |")
         if c.differs is not None:
             deliberate.append(f"  {c.id}: Postfix: {theirs}\n  {' ' * len(c.id)}  ours:    {got}"
                               f"\n  {' ' * len(c.id)}  why:     {c.differs.why}")
