@@ -119,9 +119,13 @@ def delivered_copies(postfix, marker, want, timeout=15.0):
     return copies()
 
 
-def header_count(message, name):
+def header_lines(message, name):
     head = message.split("\n\n", 1)[0]
-    return len(re.findall(rf"^{re.escape(name)}:", head, re.M | re.I))
+    return re.findall(rf"^{re.escape(name)}:.*$", head, re.M | re.I)
+
+
+def header_count(message, name):
+    return len(header_lines(message, name))
 
 
 def run(ctx, policy, port):
@@ -166,6 +170,11 @@ def run(ctx, policy, port):
     counts = [header_count(m, "X-Reverse-Lookup") for m in copies]
     check("actions header-two-rcpts: two copies, X-Reverse-Lookup exactly once in each",
           counts == [1, 1], f"copies={len(copies)} header counts={counts}", "[1, 1]")
+    # SPEC section 4: the header lists each check's outcome.
+    want_header = "X-Reverse-Lookup: client=pass helo=forged sender=pass"
+    lines = [l for m in copies for l in header_lines(m, "X-Reverse-Lookup")]
+    check("actions header-two-rcpts: the header names each check's outcome",
+          bool(lines) and all(l == want_header for l in lines), lines, want_header)
     s2 = got["header-clean"]
     copies = (delivered_copies(ctx.postfix, "X-E2E-Id: header-clean", 1)
               if s2.queue_id() else [])

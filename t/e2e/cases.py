@@ -237,5 +237,14 @@ CASES = [
 ]
 
 
+# {ptr_names} of the clients whose PTR names do not confirm, as the zones hold them
+# (every valid PTR name, comma-separated; the strict example's mismatch text uses it).
+PTR_NAMES = {
+    "192.0.2.21": "nonexistent.example.test", "2001:db8::21": "nonexistent.example.test",
+    "192.0.2.22": "elsewhere.example.test", "2001:db8::22": "elsewhere.example.test",
+    "203.0.113.10": "classless-mismatch.example.test",
+}
+
+
 def client_addresses():
     return sorted({c.client for c in CASES})

@@ -192,6 +192,8 @@ def suite_preset(ctx):
                                           cases.CASES)])
     table = ["| case | what | Postfix built-in | reverse-policyd preset = \"postfix\" | |",
              "|---|---|---|---|---|"]
+    short = ["| case | what | Postfix 3.7 built-in (at RCPT) | reverse-policyd, preset = \"postfix\" |",
+             "|---|---|---|---|"]
     deliberate = []
     for c, theirs, got in zip(cases.CASES, oracle, ours):
         ctx.results.check(f"oracle {c.id}: {c.what}", theirs == c.oracle, theirs, c.oracle)
@@ -202,10 +204,19 @@ def suite_preset(ctx):
         ctx.results.check(f"preset {c.id}: {c.what}", same, got=got,
                           want=want + (f"  [{note}]" if note else ""))
         table.append(f"| {c.id} | {md(c.what)} | {md(theirs)} | {md(got)} | {md(mark)} |")
+        ours_code = f"`{md(got.removeprefix('RCPT '))}`"
+        shown = ("**DIFFERENT**: " + ours_code if not same else "same" if not note
+                 else "**deliberate**: " + ours_code if c.differs is not None
+                 else "same, with the client prefix `<unknown[addr]>:`")
+        short.append(f"| {c.id} | {md(c.what)} | `{md(theirs.removeprefix('RCPT '))}` "
+                     f"| {shown} |")
         if c.differs is not None:
             deliberate.append(f"  {c.id}: Postfix: {theirs}\n  {' ' * len(c.id)}  ours:    {got}"
                               f"\n  {' ' * len(c.id)}  why:     {c.differs.why}")
     ctx.write("preset-vs-oracle.md", "\n".join(table) + "\n")
+    ctx.write("preset-vs-oracle-short.md", "\n".join(short) + "\n")
+    print("\ncases x (Postfix built-in reply, reverse-policyd preset = \"postfix\"):\n"
+          + "\n".join(short) + "\n", flush=True)
     log("deliberate differences from the oracle (SPEC.md), besides the client prefix:\n"
         + "\n".join(deliberate))
 
