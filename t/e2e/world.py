@@ -673,3 +673,16 @@ class Daemon:
                 return f.readlines()
         except OSError:
             return []
+
+    def exit_problem(self):
+        """After stop: why the daemon's end was wrong (SIGTERM must give exit 0, and an
+        ASan/UBSan build must not have reported anything), or "" if it was right."""
+        if self.proc is None or self.proc.poll() is None:
+            return ""
+        reports = [l.strip() for l in self.log_lines()
+                   if "Sanitizer" in l or "runtime error:" in l]
+        if reports:
+            return f"sanitizer report: {reports[0]}"
+        if self.proc.returncode != 0:
+            return f"exit code {self.proc.returncode} after SIGTERM"
+        return ""
