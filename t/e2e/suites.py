@@ -275,6 +275,11 @@ def run(args):
             ctx.results.check(f"{name}: test world", False, got=str(e), want="a running world")
         finally:
             ctx.stop()
+        for b in ctx.backends:
+            if b.kind == "daemon" and b.proc is not None:
+                problem = b.exit_problem()
+                ctx.results.check(f"reverse-policyd[{b.name}] stops cleanly", not problem,
+                                  got=problem, want="exit 0, no sanitizer report")
         r = ctx.results
         label = name if name == "oracle" else f"{name} ({args.policy})"
         log(f"suite {label}: {r.passed} passed, {len(r.failed)} failed")

@@ -20,10 +20,8 @@ import subprocess
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-# The zones are the integration tests' (t/data/zones), each with the e2e additions in
-# t/e2e/zones/FILE.add appended (fault names, the mail and HELO case matrix).
-BASE_ZONES_DIR = os.path.join(HERE, "..", "data", "zones")
-ZONES_DIR = os.path.join(HERE, "zones")
+# The test world of the integration tests: zones, zones.list and faults.list.
+ZONES_DIR = os.path.normpath(os.path.join(HERE, "..", "data", "zones"))
 
 NETNS_PREFIX = "rpd-e2e-"
 
@@ -257,37 +255,14 @@ def wait_until(pred, timeout, interval=0.05):
 # --------------------------------------------------------------------------------------
 
 def read_zones_list():
-    """[(origin, file name)] from t/data/zones/zones.list."""
+    """[(origin, zone file path)] from t/data/zones/zones.list."""
     zones = []
-    with open(os.path.join(BASE_ZONES_DIR, "zones.list")) as f:
+    with open(os.path.join(ZONES_DIR, "zones.list")) as f:
         for line in f:
             line = line.split("#", 1)[0].strip()
             if line:
                 origin, path = line.split()
-                zones.append((origin, path))
-    return zones
-
-
-def write_zones(dest):
-    """Each zone of t/data/zones with its t/e2e/zones/*.add appended, into dest.
-    Returns [(origin, path)]. An addition without its base zone is an error, so a
-    renamed base file cannot silently drop the e2e names."""
-    zones = []
-    for origin, name in read_zones_list():
-        with open(os.path.join(BASE_ZONES_DIR, name)) as f:
-            text = f.read()
-        add = os.path.join(ZONES_DIR, name + ".add")
-        if os.path.exists(add):
-            with open(add) as f:
-                text += "\n; --- appended from t/e2e/zones/" + name + ".add\n" + f.read()
-        path = os.path.join(dest, name)
-        with open(path, "w") as f:
-            f.write(text)
-        zones.append((origin, path))
-    known = {os.path.basename(path) + ".add" for _, path in zones}
-    for fn in os.listdir(ZONES_DIR):
-        if fn.endswith(".add") and fn not in known:
-            raise WorldError(f"t/e2e/zones/{fn}: no such zone in t/data/zones/zones.list")
+                zones.append((origin, os.path.join(ZONES_DIR, path)))
     return zones
 
 
@@ -367,7 +342,7 @@ class TestDns:
             lines.append(f"  local-zone: \"{name}\" {'deny' if kind == 'drop' else 'refuse'}")
         lines += ["auth-zone:", "  name: \".\"", f"  zonefile: \"{root_zone}\"",
                   "  for-downstream: no", "  for-upstream: yes", "  fallback-enabled: no"]
-        for origin, path in write_zones(self.dir):
+        for origin, path in read_zones_list():
             lines += ["auth-zone:", f"  name: \"{origin}\"", f"  zonefile: \"{path}\"",
                       "  for-downstream: no", "  for-upstream: yes", "  fallback-enabled: no"]
         lines += ["remote-control:", "  control-enable: no"]
@@ -698,3 +673,16 @@ class Daemon:
                 return f.readlines()
         except OSError:
             return []
+
+    def exit_problem(self):
+        """After stop: why the daemon's end was wrong (SIGTERM must give exit 0, and an
+        ASan/UBSan build must not have reported anything), or "" if it was right."""
+        if self.proc is None or self.proc.poll() is None:
+            return ""
+        reports = [l.strip() for l in self.log_lines()
+                   if "Sanitizer" in l or "runtime error:" in l]
+        if reports:
+            return f"sanitizer report: {reports[0]}"
+        if self.proc.returncode != 0:
+            return f"exit code {self.proc.returncode} after SIGTERM"
+        return ""
