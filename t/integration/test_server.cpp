@@ -19,7 +19,6 @@
 #include <regex>
 #include <thread>
 
-#include "server/dunno_decider.hpp"
 #include "server/listener.hpp"
 #include "server/server.hpp"
 #include "support/daemon.hpp"
