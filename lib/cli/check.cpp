@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include "cli/commands.hpp"
 #include "dns/resolver.hpp"
 #include "log/logger.hpp"
 #include "log/sanitize.hpp"
@@ -244,12 +245,8 @@ int run_check(int argc, char** argv) {
         std::fputs(check_usage, stdout);
         return 0;
     }
-    auto loaded = config::load_file(options.config_path);
-    if (auto* errors = std::get_if<std::vector<config::ConfigError>>(&loaded)) {
-        for (const auto& e : *errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());
-        return 1;
-    }
-    const auto config = std::get<std::shared_ptr<const config::Config>>(std::move(loaded));
+    const auto config = load_or_report(options.config_path);
+    if (!config) return 1;
     log::use_stderr();
     log::set_debug(false);
     const auto request = make_request(options);

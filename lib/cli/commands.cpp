@@ -37,14 +37,16 @@ const Command* find_command(std::string_view name) noexcept {
     return nullptr;
 }
 
-int test_config(const std::string& path) {
-    const auto loaded = config::load_file(path);
+std::shared_ptr<const config::Config> load_or_report(const std::string& path) {
+    auto loaded = config::load_file(path);
     if (const auto* errors = std::get_if<std::vector<config::ConfigError>>(&loaded)) {
         for (const auto& e : *errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());
-        return 1;
+        return nullptr;
     }
-    return 0;
+    return std::get<std::shared_ptr<const config::Config>>(std::move(loaded));
 }
+
+int test_config(const std::string& path) { return load_or_report(path) ? 0 : 1; }
 
 std::string usage() {
     std::string text = fmt::format(

@@ -5,9 +5,12 @@
 // usage error, 2 runtime failure (SPEC §1). Adding a subcommand = one row here.
 #pragma once
 
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
+
+#include "config/config.hpp"
 
 namespace rpd::cli {
 
@@ -19,6 +22,9 @@ struct Command {
 
 std::span<const Command> commands() noexcept;
 const Command* find_command(std::string_view name) noexcept;
+
+// Loads `path`; on errors prints each as FILE:LINE:COL: message on stderr and returns null.
+std::shared_ptr<const config::Config> load_or_report(const std::string& path);
 
 // `reverse-policyd -t -c FILE`: prints every error as FILE:LINE:COL: message on
 // stderr and returns 1, or returns 0 (silently) for a good file.

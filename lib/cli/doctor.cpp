@@ -8,6 +8,7 @@
 #include <event2/event.h>
 #include <fmt/format.h>
 
+#include "cli/commands.hpp"
 #include "dns/nameservers.hpp"
 #include "dns/resolver.hpp"
 #include "log/sanitize.hpp"
@@ -92,12 +93,8 @@ int run_doctor(int argc, char** argv) {
         std::fputs(doctor_usage, stdout);
         return 0;
     }
-    auto loaded = config::load_file(options.config_path);
-    if (auto* errors = std::get_if<std::vector<config::ConfigError>>(&loaded)) {
-        for (const auto& e : *errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());
-        return 1;
-    }
-    const auto config = std::get<std::shared_ptr<const config::Config>>(std::move(loaded));
+    const auto config = load_or_report(options.config_path);
+    if (!config) return 1;
     const auto servers = dns::effective_nameservers(config->dns);
     std::printf("nameservers%s: %zu; timeout %lldms, %u attempt(s) each\n",
                 config->dns.nameservers.empty() ? " (from /etc/resolv.conf)" : "", servers.size(),
