@@ -3,12 +3,15 @@
 #include <algorithm>
 #include <list>
 #include <optional>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
+#include <variant>
 
 #include "checks/client.hpp"
 #include "checks/helo.hpp"
 #include "checks/sender.hpp"
+#include "dns/cache.hpp"
 #include "rules/decision.hpp"
 
 namespace rpd::checks {
@@ -19,11 +22,18 @@ using TimePoint = std::chrono::steady_clock::time_point;
 
 class JobCore;
 
-// One check, shared by the requests of one instance that need it.
+// One check for one input, shared by the requests that need it: those of a transaction,
+// and those of any transaction while it sits in the shared table (engine.hpp).
 struct Run {
     CheckKind kind = CheckKind::Client;
-    std::string key;                          // its input; a different input is a new Run
-    std::unique_ptr<Check> check;
+    std::string key;                 // kind's input and exemption: another key is another Run
+    std::unique_ptr<Check> check;    // while it runs; dropped after unless evidence is kept
+    std::variant<std::monostate, ClientResult, HeloResult, SenderResult> result;   // once finished
+    bool finished = false;
+    bool cancelled = false;          // nobody waited any more: tickets dropped, it never finishes
+    bool shared = false;             // in State::shared
+    TimePoint expires{};             // a finished shared run serves until then
+    std::list<Run*>::iterator lru;   // valid while shared
     std::vector<std::weak_ptr<JobCore>> waiters;
 };
 
@@ -32,7 +42,8 @@ struct Transaction {
     std::array<std::shared_ptr<Run>, check_count> runs;
     bool header_sent = false;
     TimePoint last_used{};
-    std::list<std::string>::iterator lru;            // valid while stored
+    const std::string* instance = nullptr;           // the table's key, while stored
+    std::list<Transaction*>::iterator lru;           // valid while stored
 };
 
 constexpr std::size_t index(CheckKind k) noexcept { return static_cast<std::size_t>(k); }
@@ -40,16 +51,267 @@ constexpr std::size_t index(CheckKind k) noexcept { return static_cast<std::size
 bool matters(const rules::Action& a) noexcept { return a.kind != rules::ActionKind::Dunno; }
 bool tempfail_matters(const config::CheckCommon& s) noexcept { return s.tempfail && matters(*s.tempfail); }
 
+bool authenticated_exempt(const config::CheckCommon& s, const policy::Request& r) {
+    return s.exempt_authenticated && !r.sasl_username.empty() && rules::at_or_after_mail(r.state());
+}
+
+// The run's input: what a reused result must have been computed from. HELO and sender
+// results depend on the client address too (forged), and on whether the request is
+// exempt as authenticated (then nothing is asked).
+void key_of(std::string& key, CheckKind kind, const policy::Request& r, bool exempt) {
+    key.clear();
+    switch (kind) {
+    case CheckKind::Client: key += r.client_address; return;
+    case CheckKind::Helo: key += r.helo_name; break;
+    case CheckKind::Sender: key += r.sender; break;
+    }
+    key += '\n';
+    key += r.client_address;
+    key += exempt ? "\n1" : "\n0";
+}
+
+const std::vector<dns::DnsResult>& lookups_of(const Run& run) {
+    static const std::vector<dns::DnsResult> none;
+    return std::visit(
+        [](const auto& r) -> const std::vector<dns::DnsResult>& {
+            if constexpr (std::is_same_v<std::decay_t<decltype(r)>, std::monostate>) return none;
+            else return r.lookups;
+        },
+        run.result);
+}
+
+bool ended_in_tempfail(const Run& run) {
+    if (const auto* r = std::get_if<ClientResult>(&run.result)) return r->outcome == ClientOutcome::TempFail;
+    if (const auto* r = std::get_if<HeloResult>(&run.result)) return r->outcome == HeloOutcome::TempFail;
+    if (const auto* r = std::get_if<SenderResult>(&run.result)) return r->outcome == SenderOutcome::TempFail;
+    return false;
+}
+
+// How long a finished check may serve other transactions: as long as every answer it
+// used is cached by [dns]. Nothing when it could not find something out.
+std::optional<std::chrono::seconds> shareable_for(const Run& run, const dns::CachePolicy& policy) {
+    if (ended_in_tempfail(run)) return std::nullopt;
+    auto life = policy.max_ttl;
+    for (const auto& r : lookups_of(run)) {
+        if (dns::is_unknown(r.status)) return std::nullopt;
+        life = std::min(life, policy.lifetime(r));
+    }
+    if (life <= std::chrono::seconds::zero()) return std::nullopt;
+    return life;
+}
+
+void drop_evidence(Run& run) {
+    std::visit(
+        [](auto& r) {
+            if constexpr (!std::is_same_v<std::decay_t<decltype(r)>, std::monostate>) r.lookups = {};
+        },
+        run.result);
+}
+
+template <class Result>
+Result skip_result(std::string_view detail) {
+    Result r;
+    r.outcome = decltype(r.outcome)::Skip;
+    r.detail = std::string(detail);
+    return r;
+}
+
+}  // namespace
+
+struct Engine::State {
+    dns::Resolver& resolver;
+    Post post;
+    Options options;
+    Clock clock;
+    std::unordered_map<std::string, std::shared_ptr<Transaction>> transactions;
+    std::list<Transaction*> lru;   // most recently used first
+
+    // Jobs whose checks are all done, decided together on the next loop turn: one post
+    // per turn, not one per request.
+    std::vector<std::weak_ptr<JobCore>> ready;
+    std::vector<std::weak_ptr<JobCore>> deciding;
+    bool drain_posted = false;
+
+    // Finished (or running) checks shared across transactions, per kind; the key views
+    // point into each Run's own key.
+    std::array<std::unordered_map<std::string_view, std::shared_ptr<Run>>, check_count> shared;
+    std::array<std::list<Run*>, check_count> shared_lru;   // most recently used first
+    std::shared_ptr<const config::Config> shared_config;   // the table's runs were started with it
+    dns::CachePolicy policy;
+    std::string scratch_key;
+
+    State(dns::Resolver& r, Post p, Options o, Clock c)
+        : resolver(r), post(std::move(p)), options(o), clock(std::move(c)) {}
+
+    void purge(TimePoint now) {
+        while (!lru.empty()) {
+            const auto* oldest = lru.back();
+            if (transactions.size() <= options.max_transactions && now - oldest->last_used < options.transaction_ttl) {
+                break;
+            }
+            lru.pop_back();
+            transactions.erase(transactions.find(*oldest->instance));   // by iterator: the key lives in the node
+        }
+    }
+
+    // The stored transaction of `instance`, marked recently used; null when none is stored.
+    std::shared_ptr<Transaction> find_transaction(const std::string& instance, TimePoint now) {
+        if (instance.empty()) return nullptr;
+        const auto it = transactions.find(instance);
+        if (it == transactions.end()) return nullptr;
+        auto& txn = it->second;
+        lru.splice(lru.begin(), lru, txn->lru);
+        txn->last_used = now;
+        return txn;
+    }
+
+    // Stores a transaction for `instance` (not empty, not stored yet).
+    std::shared_ptr<Transaction> add_transaction(const std::string& instance, TimePoint now,
+                                                 const std::shared_ptr<const config::Config>& config) {
+        auto txn = std::make_shared<Transaction>();
+        txn->config = config;
+        txn->last_used = now;
+        const auto stored = transactions.emplace(instance, txn).first;
+        txn->instance = &stored->first;
+        lru.push_front(txn.get());
+        txn->lru = lru.begin();
+        purge(now);   // enforce the size bound with the new entry counted
+        return txn;
+    }
+
+    // A new Config object: results started under the old one may not fit it.
+    void use_config(const std::shared_ptr<const config::Config>& config) {
+        if (config == shared_config) return;
+        for (std::size_t k = 0; k < check_count; ++k) {
+            for (auto* run : shared_lru[k]) run->shared = false;
+            shared[k].clear();
+            shared_lru[k].clear();
+        }
+        shared_config = config;
+        policy = dns::CachePolicy::from(config->dns);
+    }
+
+    void unshare(Run& run) noexcept {
+        if (!run.shared) return;
+        const auto k = index(run.kind);
+        run.shared = false;
+        shared_lru[k].erase(run.lru);
+        shared[k].erase(run.key);   // may free the run: nothing touches it after this
+    }
+
+    void share(const std::shared_ptr<Run>& run) {
+        if (options.max_shared_results == 0) return;
+        const auto k = index(run->kind);
+        shared_lru[k].push_front(run.get());
+        run->lru = shared_lru[k].begin();
+        run->shared = true;
+        shared[k].emplace(run->key, run);
+        while (shared[k].size() > options.max_shared_results) unshare(*shared_lru[k].back());
+    }
+
+    // The run for this input: the shared one if it is still good, else a new one.
+    std::shared_ptr<Run> find_or_start(CheckKind kind, const config::Config& c, const policy::Request& r,
+                                       std::string_view key, bool exempt, TimePoint now) {
+        const auto k = index(kind);
+        if (const auto it = shared[k].find(key); it != shared[k].end()) {
+            auto run = it->second;
+            if (!run->cancelled && (!run->finished || now < run->expires)) {
+                shared_lru[k].splice(shared_lru[k].begin(), shared_lru[k], run->lru);
+                return run;
+            }
+            unshare(*run);
+        }
+        auto run = std::make_shared<Run>();
+        run->kind = kind;
+        run->key = std::string(key);
+        make_check(*run, c, r, exempt);
+        share(run);
+        run->check->start();
+        // A check that needs no question is finished right after start() (check.hpp).
+        if (run->check->finished()) finish(*run);
+        return run;
+    }
+
+    void make_check(Run& run, const config::Config& c, const policy::Request& r, bool exempt) {
+        const bool all = options.ask_everything;
+        const bool header = c.headers.warning;
+        switch (run.kind) {
+        case CheckKind::Client:
+            run.check = std::make_unique<ClientCheck>(resolver, r.client_address,
+                                                      ClientCheckOptions{c.dns.max_ptr_names});
+            break;
+        case CheckKind::Helo: {
+            const auto& s = c.helo;
+            HeloCheckOptions o;
+            o.max_mx_hosts = c.dns.max_mx_hosts;
+            o.resolve = all || header || matters(s.not_found) || matters(s.forged) || tempfail_matters(s);
+            o.forged = all || header || matters(s.forged);
+            if (!all && exempt) o.resolve = o.forged = false;
+            run.check = std::make_unique<HeloCheck>(resolver, r.helo_name, r.client_address, o);
+            break;
+        }
+        case CheckKind::Sender: {
+            const auto& s = c.sender;
+            SenderCheckOptions o;
+            o.max_mx_hosts = c.dns.max_mx_hosts;
+            o.lookup = all || header || matters(s.not_found) || matters(s.null_mx) || matters(s.forged) ||
+                       tempfail_matters(s);
+            o.forged = all || header || matters(s.forged);
+            o.forged_matters = matters(s.forged);
+            if (!all && exempt) o.lookup = o.forged = false;
+            run.check = std::make_unique<SenderCheck>(resolver, r.sender, r.client_address, o);
+            break;
+        }
+        }
+        Run* raw = &run;   // the Run owns the check, so it outlives the callback
+        run.check->set_on_finish([this, raw] { finish(*raw); });
+    }
+
+    // The check has no question left: keep its result, decide whether others may use
+    // it, and wake the requests waiting for it (they decide on the next loop turn).
+    void finish(Run& run) {
+        if (run.finished) return;
+        run.finished = true;
+        switch (run.kind) {
+        case CheckKind::Client: run.result = static_cast<const ClientCheck&>(*run.check).result(); break;
+        case CheckKind::Helo: run.result = static_cast<const HeloCheck&>(*run.check).result(); break;
+        case CheckKind::Sender: run.result = static_cast<const SenderCheck&>(*run.check).result(); break;
+        }
+        const auto waiters = std::move(run.waiters);
+        run.waiters.clear();
+        bool keep = false;
+        if (run.shared) {
+            if (const auto life = shareable_for(run, policy)) {
+                run.expires = clock() + *life;
+                keep = true;
+            }
+        }
+        if (!options.keep_evidence) drop_evidence(run);
+        // The check itself goes when someone next looks at the run, outside its callback.
+        if (run.shared && !keep) unshare(run);   // may free the run: nothing touches it after this
+        for (const auto& w : waiters) {
+            if (const auto job = w.lock()) schedule(*job);
+        }
+    }
+
+    static void schedule(JobCore& job);
+    void make_ready(const std::shared_ptr<JobCore>& job);
+    void drain_ready();
+};
+
+namespace {
+
 class JobCore : public std::enable_shared_from_this<JobCore> {
 public:
-    JobCore(Engine::Post post, std::shared_ptr<Transaction> txn, std::shared_ptr<const config::Config> config,
-            policy::Request request, Engine::Explained done)
-        : post_(std::move(post)), txn_(std::move(txn)), config_(std::move(config)), request_(std::move(request)),
-          done_(std::move(done)) {}
+    JobCore(std::shared_ptr<Engine::State> state, std::shared_ptr<Transaction> txn,
+            std::shared_ptr<const config::Config> config, const policy::Request& request, Engine::Done done,
+            Engine::Explained explained)
+        : state_(std::move(state)), txn_(std::move(txn)), config_(std::move(config)), request_(request),
+          done_(std::move(done)), explained_(std::move(explained)) {}
 
     std::array<std::shared_ptr<Run>, check_count> runs;
     // A check decided without a Run (loopback, lookup = false): skip with this detail.
-    std::array<std::string, check_count> fixed_skip;
+    std::array<std::string_view, check_count> fixed_skip;
     std::array<bool, check_count> evaluated{};
 
     // A run finished, or the job was just set up: when nothing is outstanding, decide
@@ -57,57 +319,77 @@ public:
     void schedule() {
         if (finished_ || posted_) return;
         for (const auto& run : runs) {
-            if (run && !run->check->finished()) return;
+            if (run && !run->finished) return;
         }
         posted_ = true;
-        post_([weak = weak_from_this()] {
-            if (const auto self = weak.lock()) self->finalize(false);
-        });
+        state_->make_ready(shared_from_this());
     }
 
     void finalize(bool expired) {
         if (finished_) return;
         finished_ = true;
         const auto self = shared_from_this();   // `done` may destroy the Job that holds us
-        rules::CheckResults results;
+        std::optional<ClientResult> client_now;
+        std::optional<HeloResult> helo_now;
+        std::optional<SenderResult> sender_now;
+        rules::CheckResultRefs results;
+        results.details = static_cast<bool>(explained_);
+        if (evaluated[index(CheckKind::Client)]) results.client = current<ClientResult, ClientCheck>(CheckKind::Client, client_now);
+        if (evaluated[index(CheckKind::Helo)]) results.helo = current<HeloResult, HeloCheck>(CheckKind::Helo, helo_now);
+        if (evaluated[index(CheckKind::Sender)]) results.sender = current<SenderResult, SenderCheck>(CheckKind::Sender, sender_now);
+
+        // A request that took every check finished from the shared table stored no
+        // transaction; another request of its instance may have meanwhile.
+        if (!txn_) txn_ = state_->find_transaction(request_.instance, state_->clock());
+        auto verdict = rules::decide(*config_, request_, results, txn_ && txn_->header_sent);
+        if (verdict.header) {
+            if (!txn_ && !request_.instance.empty()) {
+                txn_ = state_->add_transaction(request_.instance, state_->clock(), config_);
+                txn_->runs = runs;
+            }
+            if (txn_) txn_->header_sent = true;
+        }
+        unsubscribe(false);
+        for (auto& run : runs) {
+            if (run && run->finished && !state_->options.keep_evidence) run->check.reset();
+        }
+        if (!explained_) {
+            auto done = std::move(done_);
+            done(policy::Decision{std::move(verdict.action), std::move(verdict.log_line)});
+            return;
+        }
         Explanation explanation;
         for (std::size_t k = 0; k < check_count; ++k) {
             auto& ce = explanation.checks[k];
             ce.kind = static_cast<CheckKind>(k);
             if (!evaluated[k]) continue;
-            ce.finished = !runs[k] || runs[k]->check->finished();
+            ce.finished = !runs[k] || runs[k]->finished;
             // Expired only when the deadline cut something short.
             explanation.expired = explanation.expired || (expired && !ce.finished);
-            switch (ce.kind) {
-            case CheckKind::Client: results.client = client_result(); break;
-            case CheckKind::Helo: results.helo = helo_result(); break;
-            case CheckKind::Sender: results.sender = sender_result(); break;
-            }
         }
         if (results.client) explanation.checks[index(CheckKind::Client)].lookups = results.client->lookups;
         if (results.helo) explanation.checks[index(CheckKind::Helo)].lookups = results.helo->lookups;
         if (results.sender) explanation.checks[index(CheckKind::Sender)].lookups = results.sender->lookups;
-
-        const auto verdict = rules::decide(*config_, request_, results, txn_->header_sent);
-        if (verdict.header) txn_->header_sent = true;
         for (std::size_t k = 0; k < check_count; ++k) {
-            const auto& v = verdict.checks[k];
+            auto& v = verdict.checks[k];
             auto& ce = explanation.checks[k];
             ce.evaluated = v.evaluated;
-            ce.outcome = v.outcome;
-            ce.detail = v.detail;
-            ce.rule = v.rule;
-            ce.action = v.action;
-            ce.exempt = v.exempt;
+            ce.outcome = std::move(v.outcome);
+            ce.detail = std::move(v.detail);
+            ce.rule = std::move(v.rule);
+            ce.action = std::move(v.action);
+            ce.exempt = std::move(v.exempt);
             ce.in_context = v.in_context;
         }
-        explanation.rule = verdict.rule;
+        explanation.rule = std::move(verdict.rule);
         explanation.header = verdict.header;
-        explanation.decision = policy::Decision{verdict.action, verdict.log_line};
-        unsubscribe(false);
-        auto done = std::move(done_);
-        done(std::move(explanation));
+        explanation.decision = policy::Decision{std::move(verdict.action), std::move(verdict.log_line)};
+        auto explained = std::move(explained_);
+        explained(std::move(explanation));
     }
+
+    const std::shared_ptr<Engine::State>& state() const noexcept { return state_; }
+    void set_transaction(std::shared_ptr<Transaction> txn) { txn_ = std::move(txn); }
 
     // The Job went away before its answer: no `done`; a check nobody else waits for is
     // cancelled and forgotten, so a later request starts it afresh.
@@ -120,40 +402,41 @@ public:
 private:
     void unsubscribe(bool cancel_orphans) noexcept {
         for (std::size_t k = 0; k < check_count; ++k) {
-            auto& run = runs[k];
+            const auto run = runs[k];   // a copy: unshare() may drop the table's reference
             if (!run) continue;
             std::erase_if(run->waiters, [this](const std::weak_ptr<JobCore>& w) {
                 const auto p = w.lock();
                 return !p || p.get() == this;
             });
-            if (cancel_orphans && run->waiters.empty() && !run->check->finished()) {
+            if (cancel_orphans && run->waiters.empty() && !run->finished) {
                 run->check->cancel();
-                if (txn_->runs[k] == run) txn_->runs[k].reset();
+                run->cancelled = true;
+                state_->unshare(*run);
+                if (txn_ && txn_->runs[k] == run) txn_->runs[k].reset();
             }
         }
     }
 
-    ClientResult client_result() const {
-        const auto k = index(CheckKind::Client);
-        if (!runs[k]) return ClientResult{ClientOutcome::Skip, fixed_skip[k], {}, {}, {}, false};
-        return static_cast<const ClientCheck&>(*runs[k]->check).result();
-    }
-    HeloResult helo_result() const {
-        const auto k = index(CheckKind::Helo);
-        if (!runs[k]) return HeloResult{HeloOutcome::Skip, fixed_skip[k], {}, false};
-        return static_cast<const HeloCheck&>(*runs[k]->check).result();
-    }
-    SenderResult sender_result() const {
-        const auto k = index(CheckKind::Sender);
-        if (!runs[k]) return SenderResult{SenderOutcome::Skip, fixed_skip[k], {}};
-        return static_cast<const SenderCheck&>(*runs[k]->check).result();
+    // The check's result: a finished run's own, else what it knows now (unanswered
+    // questions count as Timeout), else skip.
+    template <class Result, class CheckType>
+    const Result* current(CheckKind kind, std::optional<Result>& scratch) const {
+        const auto& run = runs[index(kind)];
+        if (!run) {
+            scratch = skip_result<Result>(fixed_skip[index(kind)]);
+            return &*scratch;
+        }
+        if (run->finished) return &std::get<Result>(run->result);
+        scratch = static_cast<const CheckType&>(*run->check).result();
+        return &*scratch;
     }
 
-    Engine::Post post_;
+    std::shared_ptr<Engine::State> state_;
     std::shared_ptr<Transaction> txn_;
     std::shared_ptr<const config::Config> config_;
-    policy::Request request_;
-    Engine::Explained done_;
+    const policy::Request& request_;
+    Engine::Done done_;
+    Engine::Explained explained_;
     bool finished_ = false;
     bool posted_ = false;
 };
@@ -168,106 +451,27 @@ private:
     std::shared_ptr<JobCore> core_;
 };
 
-std::string key_of(CheckKind kind, const policy::Request& r) {
-    switch (kind) {
-    case CheckKind::Client: return r.client_address;
-    case CheckKind::Helo: return r.helo_name + '\n' + r.client_address;
-    case CheckKind::Sender: return r.sender + '\n' + r.client_address;
-    }
-    return {};
-}
-
 }  // namespace
 
-struct Engine::State {
-    dns::Resolver& resolver;
-    Post post;
-    Options options;
-    Clock clock;
-    std::unordered_map<std::string, std::shared_ptr<Transaction>> transactions;
-    std::list<std::string> lru;   // most recently used first
+void Engine::State::schedule(JobCore& job) { job.schedule(); }
 
-    State(dns::Resolver& r, Post p, Options o, Clock c)
-        : resolver(r), post(std::move(p)), options(o), clock(std::move(c)) {}
+void Engine::State::make_ready(const std::shared_ptr<JobCore>& job) {
+    ready.push_back(job);
+    if (drain_posted) return;
+    drain_posted = true;
+    post([weak = std::weak_ptr<State>(job->state())] {
+        if (const auto self = weak.lock()) self->drain_ready();
+    });
+}
 
-    void purge(TimePoint now) {
-        while (!lru.empty()) {
-            const auto& oldest = transactions.at(lru.back());
-            if (transactions.size() <= options.max_transactions && now - oldest->last_used < options.transaction_ttl) {
-                break;
-            }
-            transactions.erase(lru.back());
-            lru.pop_back();
-        }
+void Engine::State::drain_ready() {
+    drain_posted = false;
+    deciding.swap(ready);   // jobs made ready meanwhile wait for the next turn
+    for (const auto& weak : deciding) {
+        if (const auto job = weak.lock()) job->finalize(false);
     }
-
-    std::shared_ptr<Transaction> transaction(const std::string& instance, TimePoint now) {
-        if (instance.empty()) return std::make_shared<Transaction>();
-        if (const auto it = transactions.find(instance); it != transactions.end()) {
-            auto& txn = it->second;
-            lru.splice(lru.begin(), lru, txn->lru);
-            txn->last_used = now;
-            return txn;
-        }
-        auto txn = std::make_shared<Transaction>();
-        txn->last_used = now;
-        lru.push_front(instance);
-        txn->lru = lru.begin();
-        transactions.emplace(instance, txn);
-        purge(now);   // enforce the size bound with the new entry counted
-        return txn;
-    }
-
-    std::shared_ptr<Run> start_run(CheckKind kind, const config::Config& c, const policy::Request& r,
-                                   std::string key) {
-        auto run = std::make_shared<Run>();
-        run->kind = kind;
-        run->key = std::move(key);
-        const bool all = options.ask_everything;
-        const bool header = c.headers.warning;
-        switch (kind) {
-        case CheckKind::Client:
-            run->check = std::make_unique<ClientCheck>(resolver, r.client_address,
-                                                       ClientCheckOptions{c.dns.max_ptr_names});
-            break;
-        case CheckKind::Helo: {
-            const auto& s = c.helo;
-            HeloCheckOptions o;
-            o.max_mx_hosts = c.dns.max_mx_hosts;
-            o.resolve = all || header || matters(s.not_found) || matters(s.forged) || tempfail_matters(s);
-            o.forged = all || header || matters(s.forged);
-            if (!all && authenticated_exempt(s, r)) o.resolve = o.forged = false;
-            run->check = std::make_unique<HeloCheck>(resolver, r.helo_name, r.client_address, o);
-            break;
-        }
-        case CheckKind::Sender: {
-            const auto& s = c.sender;
-            SenderCheckOptions o;
-            o.max_mx_hosts = c.dns.max_mx_hosts;
-            o.lookup = all || header || matters(s.not_found) || matters(s.null_mx) || matters(s.forged) ||
-                       tempfail_matters(s);
-            o.forged = all || header || matters(s.forged);
-            o.forged_matters = matters(s.forged);
-            if (!all && authenticated_exempt(s, r)) o.lookup = o.forged = false;
-            run->check = std::make_unique<SenderCheck>(resolver, r.sender, r.client_address, o);
-            break;
-        }
-        }
-        Run* raw = run.get();   // the Run owns the check, so it outlives the callback
-        run->check->set_on_finish([raw] {
-            const auto waiters = raw->waiters;
-            for (const auto& w : waiters) {
-                if (const auto job = w.lock()) job->schedule();
-            }
-        });
-        run->check->start();
-        return run;
-    }
-
-    static bool authenticated_exempt(const config::CheckCommon& s, const policy::Request& r) {
-        return s.exempt_authenticated && !r.sasl_username.empty() && rules::at_or_after_mail(r.state());
-    }
-};
+    deciding.clear();
+}
 
 Engine::Engine(dns::Resolver& resolver, Post post, Options options, Clock clock)
     : state_(std::make_shared<State>(resolver, std::move(post), options,
@@ -277,24 +481,40 @@ Engine::~Engine() = default;
 
 std::size_t Engine::transactions() const noexcept { return state_->transactions.size(); }
 
+std::size_t Engine::shared_results() const noexcept {
+    std::size_t n = 0;
+    for (const auto& table : state_->shared) n += table.size();
+    return n;
+}
+
 std::unique_ptr<policy::Decider::Job> Engine::decide(std::shared_ptr<const config::Config> config,
                                                      const policy::Request& request, Done done) {
-    return explain(std::move(config), request,
-                   [done = std::move(done)](Explanation e) { done(std::move(e.decision)); });
+    return start(std::move(config), request, std::move(done), {});
 }
 
 std::unique_ptr<policy::Decider::Job> Engine::explain(std::shared_ptr<const config::Config> config,
                                                       const policy::Request& request, Explained done) {
+    return start(std::move(config), request, {}, std::move(done));
+}
+
+std::unique_ptr<policy::Decider::Job> Engine::start(std::shared_ptr<const config::Config> config,
+                                                    const policy::Request& request, Done done,
+                                                    Explained explained) {
     auto& s = *state_;
     const auto now = s.clock();
     s.purge(now);
-    auto txn = s.transaction(request.instance, now);
-    if (txn->config != config) {
+    s.use_config(config);
+    // A transaction is stored only when it holds something the shared table may not: a
+    // check in flight or one that cannot be shared (tempfail), or the header sent. A
+    // request whose checks all come finished from the shared table stores nothing; its
+    // instance's next request finds the same checks there while they live.
+    auto txn = s.find_transaction(request.instance, now);
+    if (txn && txn->config != config) {
         txn->runs = {};   // started under another config: its questions may not fit this one
         txn->config = config;
     }
     const auto& c = *config;
-    auto core = std::make_shared<JobCore>(s.post, txn, config, request, std::move(done));
+    auto core = std::make_shared<JobCore>(state_, txn, config, request, std::move(done), std::move(explained));
 
     const auto state = request.state();
     core->evaluated[index(CheckKind::Client)] = true;
@@ -304,6 +524,7 @@ std::unique_ptr<policy::Decider::Job> Engine::explain(std::shared_ptr<const conf
     const auto ip = request.client_ip();
     const bool loopback = ip && ip->is_loopback();
     const config::CheckCommon* sections[] = {&c.client, &c.helo, &c.sender};
+    bool worth_storing = false;
     for (std::size_t k = 0; k < check_count; ++k) {
         if (!core->evaluated[k]) continue;
         const auto kind = static_cast<CheckKind>(k);
@@ -315,11 +536,21 @@ std::unique_ptr<policy::Decider::Job> Engine::explain(std::shared_ptr<const conf
             core->fixed_skip[k] = "not looked up: lookup = false";
             continue;
         }
-        auto key = key_of(kind, request);
-        auto& run = txn->runs[k];
-        if (!run || run->key != key) run = s.start_run(kind, c, request, std::move(key));
+        const bool exempt = kind != CheckKind::Client && authenticated_exempt(*sections[k], request);
+        key_of(s.scratch_key, kind, request, exempt);
+        std::shared_ptr<Run> run = txn ? txn->runs[k] : nullptr;
+        if (!run || run->cancelled || run->key != s.scratch_key) {
+            run = s.find_or_start(kind, c, request, s.scratch_key, exempt, now);
+            if (txn) txn->runs[k] = run;
+        }
+        worth_storing = worth_storing || !run->finished || !run->shared;
         core->runs[k] = run;
-        if (!run->check->finished()) run->waiters.push_back(core);
+        if (!run->finished) run->waiters.push_back(core);
+    }
+    if (!txn && worth_storing && !request.instance.empty()) {
+        txn = s.add_transaction(request.instance, now, config);
+        txn->runs = core->runs;
+        core->set_transaction(txn);
     }
     core->schedule();
     return std::make_unique<JobHandle>(std::move(core));

@@ -17,8 +17,22 @@
 // object does (SIGHUP). The table holds at most Options::max_transactions instances,
 // least recently used dropped first, and forgets an instance Options::transaction_ttl
 // after its last request (default 8192 and 10 minutes: Postfix's smtpd_timeout is 300s
-// per command). A request without `instance` shares nothing. The warning header is sent
-// at most once per instance.
+// per command). A request without `instance` shares no transaction. The warning header
+// is sent at most once per instance.
+//
+// Shared results: beyond its transaction, a check is shared by every request with the
+// same input (the same client address; HELO name or sender with that address) and the
+// same authenticated exemption, while every answer it used lives: until the earliest
+// expiry of those answers by [dns] (max_ttl, negative_ttl; a TTL of 0 is not shared). A
+// check that ended in tempfail, or with questions outstanding, is never shared: the next
+// request asks again (the resolver's tempfail_ttl still protects the servers). At most
+// Options::max_shared_results checks per kind are kept, least recently used dropped
+// first; a new Config object (SIGHUP) empties the table. A cached decision is thus a few
+// hash lookups and rules::decide(), no resolver call. With keep_evidence off (the daemon),
+// a finished check keeps its outcome, detail and names, not its DnsResults.
+//
+// The request passed to decide()/explain() is referred to, not copied: it must stay
+// valid until `done` has run or the Job is destroyed.
 //
 // Which questions are asked (only what some action, the header or the log needs;
 // "matters" = an action other than DUNNO; `ask_everything` = all, for `check`):
@@ -86,7 +100,10 @@ public:
     struct Options {
         std::size_t max_transactions = 8192;
         std::chrono::seconds transaction_ttl{600};
-        bool ask_everything = false;
+        std::size_t max_shared_results = 100'000;   // per check kind; 0: share only within a transaction
+        bool ask_everything = false;                // every question, whatever the actions
+        bool keep_evidence = true;                  // false: a finished check keeps no DnsResults
+                                                    // (the daemon: only explain() shows them)
     };
 
     // `resolver` must outlive the engine and every Job. `clock` defaults to steady_clock.
@@ -103,10 +120,14 @@ public:
                                  Explained done);
 
     std::size_t transactions() const noexcept;
+    std::size_t shared_results() const noexcept;   // all kinds
 
     struct State;   // shared with the jobs; defined in engine.cpp
 
 private:
+    std::unique_ptr<Job> start(std::shared_ptr<const config::Config> config, const policy::Request& request,
+                               Done done, Explained explained);
+
     std::shared_ptr<State> state_;
 };
 

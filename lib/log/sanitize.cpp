@@ -6,10 +6,11 @@ std::string sanitize(std::string_view value, std::size_t max_len) {
     const bool cut = value.size() > max_len;
     if (cut) value = value.substr(0, max_len >= 3 ? max_len - 3 : 0);
     std::string out;
-    out.reserve(value.size() + 3);
-    for (const char c : value) {
+    out.reserve(value.size() + (cut ? 3 : 0));
+    out.assign(value);   // one copy, then fix what is not printable in place
+    for (char& c : out) {
         const auto u = static_cast<unsigned char>(c);
-        out += (u >= 0x20 && u < 0x7f) ? c : '?';
+        if (u < 0x20 || u >= 0x7f) c = '?';
     }
     if (cut) out += "...";
     return out;

@@ -145,12 +145,15 @@ std::string shown_or(std::string_view value, std::string_view fallback) {
     return value.empty() ? std::string(fallback) : log::sanitize(value);
 }
 
+template <class Outcome>
+constexpr bool passed(Outcome o) noexcept { return o == Outcome::Pass || o == Outcome::Skip; }
+
 template <class Result>
-void fill(CheckVerdict& v, const config::Config& config, const Result& r, Placeholders values) {
+void fill(CheckVerdict& v, const config::Config& config, const Result& r, Placeholders& values, bool details) {
     v.evaluated = true;
     v.outcome = std::string(checks::to_string(r.outcome));
-    v.failed = v.outcome != "pass" && v.outcome != "skip";
-    v.detail = log::sanitize(r.detail);
+    v.failed = !passed(r.outcome);
+    if (details || v.failed) v.detail = log::sanitize(r.detail);
     if (const auto rule = rule_for(config, r)) {
         values.check = std::string(checks::to_string(v.kind));
         values.outcome = v.outcome;
@@ -252,6 +255,10 @@ bool sender_matches(std::string_view pattern, std::string_view sender) {
 
 std::string allowlisted(const config::AllowlistConfig& allowlist, const policy::Request& request,
                         const std::vector<std::string>& confirmed_names) {
+    if (allowlist.clients.empty() && allowlist.client_names.empty() && allowlist.helo_names.empty() &&
+        allowlist.senders.empty()) {
+        return {};
+    }
     if (const auto ip = request.client_ip()) {
         for (const auto& cidr : allowlist.clients) {
             if (cidr.contains(*ip)) return "allowlisted client " + cidr.to_string();
@@ -275,6 +282,13 @@ std::string allowlisted(const config::AllowlistConfig& allowlist, const policy::
 
 Verdict decide(const config::Config& config, const policy::Request& request, const CheckResults& results,
                bool header_already_sent) {
+    const CheckResultRefs refs{results.client ? &*results.client : nullptr, results.helo ? &*results.helo : nullptr,
+                               results.sender ? &*results.sender : nullptr};
+    return decide(config, request, refs, header_already_sent);
+}
+
+Verdict decide(const config::Config& config, const policy::Request& request, const CheckResultRefs& results,
+               bool header_already_sent) {
     Verdict verdict;
     for (std::size_t i = 0; i < checks::check_count; ++i) verdict.checks[i].kind = static_cast<CheckKind>(i);
 
@@ -283,7 +297,11 @@ Verdict decide(const config::Config& config, const policy::Request& request, con
     Placeholders values;
     values.client_address = log::sanitize(request.client_address);
     values.client_name = confirmed.empty() ? "unknown" : log::sanitize(confirmed.front());
-    if (results.client) {
+    // Only an action's placeholders use these: skipped when every check passed or skipped.
+    const bool some_rule = (results.client && !passed(results.client->outcome)) ||
+                           (results.helo && !passed(results.helo->outcome)) ||
+                           (results.sender && !passed(results.sender->outcome));
+    if (results.client && some_rule) {
         std::string names;
         for (std::size_t i = 0; i < results.client->ptr_names.size(); ++i) {
             if (i != 0) names += ',';
@@ -293,16 +311,16 @@ Verdict decide(const config::Config& config, const policy::Request& request, con
     }
     values.helo_name = log::sanitize(request.helo_name);
     values.sender = log::sanitize(request.sender);
-    values.sender_domain = log::sanitize(request.sender_domain());
+    if (some_rule) values.sender_domain = log::sanitize(request.sender_domain());
     values.recipient = log::sanitize(request.recipient);
     values.queue_id = shown_or(request.queue_id, "NOQUEUE");
 
     auto& client_v = verdict.checks[static_cast<std::size_t>(CheckKind::Client)];
     auto& helo_v = verdict.checks[static_cast<std::size_t>(CheckKind::Helo)];
     auto& sender_v = verdict.checks[static_cast<std::size_t>(CheckKind::Sender)];
-    if (results.client) fill(client_v, config, *results.client, values);
-    if (results.helo) fill(helo_v, config, *results.helo, values);
-    if (results.sender) fill(sender_v, config, *results.sender, values);
+    if (results.client) fill(client_v, config, *results.client, values, results.details);
+    if (results.helo) fill(helo_v, config, *results.helo, values, results.details);
+    if (results.sender) fill(sender_v, config, *results.sender, values, results.details);
 
     const auto ip = request.client_ip();
     const bool loopback = ip && ip->is_loopback();
@@ -358,16 +376,26 @@ Verdict decide(const config::Config& config, const policy::Request& request, con
         }
     }
 
-    std::string check = "-", outcome = "-";
+    std::string_view check = "-", outcome = "-";
     if (verdict.logged_check) {
         const auto& v = verdict.checks[static_cast<std::size_t>(*verdict.logged_check)];
-        check = std::string(checks::to_string(v.kind));
+        check = checks::to_string(v.kind);
         outcome = v.outcome;
     }
-    verdict.log_line = values.queue_id + ": action=" + verdict.action + " check=" + check + " outcome=" + outcome +
-                       " client=" + values.client_name + "[" + shown_or(request.client_address, "unknown") + "]" +
-                       " helo=<" + values.helo_name + ">" + " sender=<" + values.sender + ">" + " recipient=<" +
-                       values.recipient + ">" + " state=" + shown_or(request.protocol_state, "UNKNOWN");
+    const auto address = shown_or(request.client_address, "unknown");
+    const auto state_text = shown_or(request.protocol_state, "UNKNOWN");
+    auto& line = verdict.log_line;   // built in place: one allocation, no temporaries
+    line.reserve(128 + values.queue_id.size() + verdict.action.size() + values.client_name.size() + address.size() +
+                 values.helo_name.size() + values.sender.size() + values.recipient.size() + state_text.size());
+    for (const std::string_view part :
+         {std::string_view(values.queue_id), std::string_view(": action="), std::string_view(verdict.action),
+          std::string_view(" check="), check, std::string_view(" outcome="), outcome, std::string_view(" client="),
+          std::string_view(values.client_name), std::string_view("["), std::string_view(address),
+          std::string_view("] helo=<"), std::string_view(values.helo_name), std::string_view("> sender=<"),
+          std::string_view(values.sender), std::string_view("> recipient=<"), std::string_view(values.recipient),
+          std::string_view("> state="), std::string_view(state_text)}) {
+        line += part;
+    }
     return verdict;
 }
 

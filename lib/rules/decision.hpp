@@ -86,6 +86,16 @@ struct Verdict {
     std::string log_line;           // SPEC §5, without " delay=..."
 };
 
+// The same, pointing at results kept elsewhere (the engine's shared checks): nothing copied.
+struct CheckResultRefs {
+    const checks::ClientResult* client = nullptr;
+    const checks::HeloResult* helo = nullptr;
+    const checks::SenderResult* sender = nullptr;
+    bool details = true;   // false: CheckVerdict::detail only for checks that failed (no explanation wanted)
+};
+
+Verdict decide(const config::Config& config, const policy::Request& request, const CheckResultRefs& results,
+               bool header_already_sent);
 Verdict decide(const config::Config& config, const policy::Request& request, const CheckResults& results,
                bool header_already_sent);
 

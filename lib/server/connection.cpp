@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <iterator>
@@ -27,6 +28,14 @@ timeval to_timeval(Clock::duration d) noexcept {
 }
 
 double seconds(Clock::duration d) noexcept { return std::chrono::duration<double>(d).count(); }
+
+// " delay=0.012" (seconds, rounded to the millisecond, as Postfix writes delays), from
+// integers: this runs for every decision.
+void append_delay(std::string& line, Clock::duration d) {
+    const auto us = std::max<std::int64_t>(0, std::chrono::duration_cast<std::chrono::microseconds>(d).count());
+    const auto ms = (us + 500) / 1000;
+    fmt::format_to(std::back_inserter(line), " delay={}.{:03}", ms / 1000, ms % 1000);
+}
 
 }  // namespace
 
@@ -177,7 +186,7 @@ void Connection::flush() {
             } else {
                 line += done.decision->log_line;
             }
-            fmt::format_to(std::back_inserter(line), " delay={:.3f}", seconds(done.decided_at - done.received));
+            append_delay(line, done.decided_at - done.received);
             log::write(log::Level::Info, line);
         }
         done.job.reset();

@@ -23,21 +23,23 @@ namespace {
 // Counts the jobs of a generation, so a retired one is freed only when none is left.
 class CountedJob final : public policy::Decider::Job {
 public:
-    CountedJob(std::unique_ptr<Job> inner, std::shared_ptr<EngineDecider::Generation> g,
-               std::function<void(EngineDecider::Generation*)> on_last)
-        : inner_(std::move(inner)), generation_(std::move(g)), on_last_(std::move(on_last)) {
+    using OnLast = void (*)(EngineDecider&, EngineDecider::Generation*);
+    CountedJob(std::unique_ptr<Job> inner, std::shared_ptr<EngineDecider::Generation> g, EngineDecider& owner,
+               OnLast on_last)
+        : inner_(std::move(inner)), generation_(std::move(g)), owner_(owner), on_last_(on_last) {
         ++generation_->jobs;
     }
     ~CountedJob() override {
         inner_.reset();
-        if (--generation_->jobs == 0 && generation_->retired) on_last_(generation_.get());
+        if (--generation_->jobs == 0 && generation_->retired) on_last_(owner_, generation_.get());
     }
     void expire() override { inner_->expire(); }
 
 private:
     std::unique_ptr<Job> inner_;
     std::shared_ptr<EngineDecider::Generation> generation_;
-    std::function<void(EngineDecider::Generation*)> on_last_;
+    EngineDecider& owner_;
+    OnLast on_last_;
 };
 
 bool same_servers(const config::DnsConfig& a, const config::DnsConfig& b) noexcept {
@@ -62,9 +64,13 @@ std::shared_ptr<EngineDecider::Generation> make_generation(event_base* base, con
     g->resolver = std::make_unique<dns::StubResolver>(base, dns);
     auto* raw = g.get();
     g->resolver->set_debug([raw](const dns::DebugEvent& ev) { raw->monitor.on_event(ev); });
-    g->engine = std::make_unique<checks::Engine>(*g->resolver, [&post](std::function<void()> fn) {
-        post.post(std::move(fn));
-    });
+    // Checks are shared while their answers are cached, as many per kind as [dns] keeps
+    // answers; the daemon keeps no DnsResults once a check is done (only `check` shows them).
+    checks::Engine::Options options;
+    options.max_shared_results = dns.cache_entries;
+    options.keep_evidence = false;
+    g->engine = std::make_unique<checks::Engine>(
+        *g->resolver, [&post](std::function<void()> fn) { post.post(std::move(fn)); }, options);
     std::vector<std::string> names;
     for (const auto& ns : g->resolver->nameservers()) names.push_back(ns.text);
     log::info("resolver: asking {}{}", fmt::join(names, ", "),
@@ -96,8 +102,8 @@ std::unique_ptr<policy::Decider::Job> EngineDecider::decide(std::shared_ptr<cons
     }
     if (config != last_config_) last_config_ = config;
     auto inner = current_->engine->decide(std::move(config), request, std::move(done));
-    return std::make_unique<CountedJob>(std::move(inner), current_,
-                                        [this](Generation* g) { retire_if_idle(g); });
+    return std::make_unique<CountedJob>(std::move(inner), current_, *this,
+                                        [](EngineDecider& self, Generation* g) { self.retire_if_idle(g); });
 }
 
 // Frees a retired generation on a later turn: never from inside one of its own callbacks.

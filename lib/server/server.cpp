@@ -238,7 +238,6 @@ void Server::on_turn(evutil_socket_t, short, void* arg) noexcept {
 
 void Server::end_of_turn() {
     turn_scheduled_ = false;
-    // Swap out first: flushing may schedule more, which the next turn takes.
     // Swap out first: flushing may schedule more, which the next turn takes. The
     // scratch vector keeps its capacity, so a busy loop does not allocate here.
     scratch_.swap(to_flush_);

@@ -110,7 +110,7 @@ TEST_CASE("engine: done runs from the loop, never inside decide()", "[engine]") 
     });
     CHECK(got->calls == 0);
     CHECK(plain_calls == 0);
-    CHECK(h.loop.waiting() == 2);
+    CHECK(h.loop.waiting() == 1);   // both ready jobs decided by one post
     h.run();
     CHECK(got->calls == 1);
     CHECK(plain_calls == 1);
@@ -155,8 +155,15 @@ TEST_CASE("engine: evaluation per protocol_state", "[engine]") {
     CHECK(got.explanation->checks[2].evaluated);
 }
 
+// Only the transaction's own reuse: nothing shared across instances.
+checks::Engine::Options per_transaction() {
+    checks::Engine::Options o;
+    o.max_shared_results = 0;
+    return o;
+}
+
 TEST_CASE("engine: results are reused across the requests of one instance", "[engine]") {
-    Harness h;
+    Harness h(test::default_config(), per_transaction());
     good_world(h.dns);
     h.decide(request("CONNECT"));
     CHECK(h.dns.questions() == 2);
@@ -465,7 +472,7 @@ TEST_CASE("engine: the postfix preset answers as Postfix would", "[engine]") {
 }
 
 TEST_CASE("engine: the transaction table is bounded and forgets", "[engine]") {
-    checks::Engine::Options o;
+    auto o = per_transaction();
     o.max_transactions = 2;
     o.transaction_ttl = 60s;
     Harness h(test::default_config(), o);
@@ -563,4 +570,181 @@ TEST_CASE("engine: done may destroy its own Job (as the server does)", "[engine]
         CHECK(calls == 1);
         CHECK(job == nullptr);
     }
+}
+
+// A proven absence with a negative TTL (from the SOA), as a real server sends it.
+dns::DnsResult absent(DnsStatus status, std::uint32_t ttl = 300) {
+    dns::DnsResult r;
+    r.status = status;
+    r.ttl = ttl;
+    return r;
+}
+
+// good_world() with TTLs on its negative answers too, so every check can be shared.
+void good_world_ttl(test::FakeResolver& dns) {
+    good_world(dns);
+    dns.set("mx.example.test", RrType::Aaaa, absent(DnsStatus::NoData));
+    dns.set("mx.example.test", RrType::Mx, absent(DnsStatus::NoData));
+    dns.set("example.test", RrType::Aaaa, absent(DnsStatus::NoData));
+}
+
+TEST_CASE("engine: checks are shared across transactions while their answers live", "[engine][shared]") {
+    SECTION("another instance, the same client, HELO and sender: nothing asked again") {
+        Harness h;
+        good_world_ttl(h.dns);
+        CHECK(h.decide(request("RCPT", "a")).action() == "DUNNO");
+        CHECK(h.dns.questions() == 9);
+        const auto got = h.decide(request("RCPT", "b"));
+        CHECK(h.dns.questions() == 9);
+        CHECK(got.action() == "DUNNO");
+        CHECK(got.explanation->checks[0].outcome == "pass");
+        CHECK(got.explanation->checks[0].lookups.size() == 2);   // evidence kept by default
+        CHECK(h.engine.shared_results() == 3);
+        // Another HELO name is another check; the client's is still shared.
+        auto r = request("RCPT", "c");
+        r.helo_name = "other.example.test";
+        h.decide(r);
+        CHECK(h.dns.questions() == 12);
+    }
+    SECTION("until the shortest TTL of the answers used (300 s here) has passed") {
+        Harness h;
+        good_world_ttl(h.dns);
+        h.decide(request("CONNECT", "a"));
+        h.now += 299s;
+        h.decide(request("CONNECT", "b"));
+        CHECK(h.dns.questions() == 2);
+        h.now += 2s;
+        h.decide(request("CONNECT", "c"));
+        CHECK(h.dns.questions() == 4);
+    }
+    SECTION("a TTL of 0 is not shared") {
+        Harness h;
+        good_world_ttl(h.dns);
+        dns::DnsResult a;
+        a.status = DnsStatus::Answer;
+        a.addresses = {*util::IpAddress::parse(v4)};
+        a.ttl = 0;
+        h.dns.set("mx.example.test", RrType::A, a);
+        h.decide(request("CONNECT", "a"));
+        h.decide(request("CONNECT", "b"));
+        CHECK(h.dns.questions() == 4);
+    }
+    SECTION("a tempfail is never shared: the next transaction asks again") {
+        Harness h;
+        good_world_ttl(h.dns);
+        h.dns.set(v4_ptr, RrType::Ptr, DnsStatus::ServFail);
+        CHECK(h.decide(request("CONNECT", "a")).explanation->checks[0].outcome == "tempfail");
+        CHECK(h.decide(request("CONNECT", "b")).explanation->checks[0].outcome == "tempfail");
+        CHECK(h.dns.questions(v4_ptr, RrType::Ptr) == 2);
+        CHECK(h.engine.shared_results() == 0);
+    }
+    SECTION("a proven absence is shared like an answer") {
+        Harness h;
+        good_world_ttl(h.dns);
+        h.dns.set(v4_ptr, RrType::Ptr, absent(DnsStatus::NxDomain));
+        CHECK(h.decide(request("CONNECT", "a")).explanation->checks[0].outcome == "no_ptr");
+        CHECK(h.decide(request("CONNECT", "b")).explanation->checks[0].outcome == "no_ptr");
+        CHECK(h.dns.questions(v4_ptr, RrType::Ptr) == 1);
+    }
+    SECTION("a new Config object empties the table") {
+        Harness h;
+        good_world_ttl(h.dns);
+        h.decide(request("CONNECT", "a"));
+        h.config = std::make_shared<const config::Config>(test::default_config());
+        h.decide(request("CONNECT", "b"));
+        CHECK(h.dns.questions() == 4);
+    }
+    SECTION("at most max_shared_results per kind, least recently used dropped first") {
+        auto o = checks::Engine::Options{};
+        o.max_shared_results = 2;
+        Harness h(test::default_config(), o);
+        good_world_ttl(h.dns);
+        const char* clients[] = {"203.0.113.1", "203.0.113.2", "203.0.113.3"};
+        for (const char* ptr : {"1.113.0.203.in-addr.arpa", "2.113.0.203.in-addr.arpa", "3.113.0.203.in-addr.arpa"}) {
+            h.dns.set(ptr, RrType::Ptr, absent(DnsStatus::NxDomain));
+        }
+        for (const char* c : clients) {
+            auto r = request("CONNECT", c);
+            r.client_address = c;
+            h.decide(r);
+        }
+        CHECK(h.engine.shared_results() == 2);
+        const auto asked = h.dns.questions();
+        auto r = request("CONNECT", "again-3");
+        r.client_address = clients[2];
+        h.decide(r);
+        CHECK(h.dns.questions() == asked);        // kept
+        r.instance = "again-1";
+        r.client_address = clients[0];
+        h.decide(r);
+        CHECK(h.dns.questions() == asked + 1);    // dropped: its PTR asked again (NXDOMAIN here)
+    }
+    SECTION("the authenticated exemption is part of the input") {
+        auto c = test::default_config();
+        c.sender.exempt_authenticated = true;
+        Harness h(c);
+        good_world_ttl(h.dns);
+        auto r = request("RCPT", "a");
+        r.sasl_username = "alice";
+        h.decide(r);
+        CHECK(h.dns.questions("example.test", RrType::Mx) == 0);   // exempt: not asked
+        h.decide(request("RCPT", "b"));
+        CHECK(h.dns.questions("example.test", RrType::Mx) == 1);   // not exempt: asked
+    }
+    SECTION("the header is still sent once per instance when every check comes from the table") {
+        Harness h;
+        good_world_ttl(h.dns);
+        h.dns.set(v4_ptr, RrType::Ptr, absent(DnsStatus::NxDomain));
+        const std::string header = "PREPEND X-Reverse-Lookup: client=no_ptr helo=pass sender=pass";
+        CHECK(h.decide(request("RCPT", "warm")).action() == header);
+        const auto asked = h.dns.questions();
+        CHECK(h.decide(request("MAIL", "a")).action() == header);
+        CHECK(h.decide(request("RCPT", "a")).action() == "DUNNO");
+        CHECK(h.decide(request("RCPT", "a")).action() == "DUNNO");
+        CHECK(h.decide(request("RCPT", "b")).action() == header);
+        CHECK(h.dns.questions() == asked);
+    }
+    SECTION("without evidence kept, a shared check still decides alike") {
+        auto o = checks::Engine::Options{};
+        o.keep_evidence = false;
+        auto c = test::default_config();
+        c.client.no_ptr = act("550 5.7.1 no PTR for {client_address}");
+        Harness h(c, o);
+        h.dns.set(v4_ptr, RrType::Ptr, absent(DnsStatus::NxDomain));
+        const auto first = h.decide(request("CONNECT", "a"));
+        const auto second = h.decide(request("CONNECT", "b"));
+        CHECK(h.dns.questions() == 1);
+        CHECK(first.action() == "550 5.7.1 no PTR for 203.0.113.9");
+        CHECK(second.action() == first.action());
+        CHECK(second.explanation->checks[0].detail == first.explanation->checks[0].detail);
+        CHECK(second.explanation->checks[0].lookups.empty());
+    }
+}
+
+TEST_CASE("engine: a check in flight is shared by another transaction; cancelling one keeps it for the other",
+          "[engine][shared]") {
+    Harness h;
+    good_world_ttl(h.dns);
+    auto a = std::make_shared<Harness::Got>(), b = std::make_shared<Harness::Got>();
+    auto ja = h.start(request("CONNECT", "a"), a);
+    auto jb = h.start(request("CONNECT", "b"), b);
+    CHECK(h.dns.questions() == 1);   // one PTR for both
+    ja.reset();                      // a's connection went away: b still waits
+    h.run();
+    CHECK(a->calls == 0);
+    CHECK(b->calls == 1);
+    CHECK(b->action() == "DUNNO");
+    CHECK(b->explanation->checks[0].outcome == "pass");
+    CHECK(h.dns.questions() == 2);
+
+    // Both gone before the answer: the check is cancelled and the next request starts afresh.
+    Harness g;
+    good_world_ttl(g.dns);
+    auto c = std::make_shared<Harness::Got>();
+    auto jc = g.start(request("CONNECT", "c"), c);
+    jc.reset();
+    g.run();
+    const auto got = g.decide(request("CONNECT", "d"));
+    CHECK(got.explanation->checks[0].outcome == "pass");
+    CHECK(g.dns.questions() == 3);   // the cancelled PTR, then PTR and A again
 }
