@@ -11,7 +11,7 @@ namespace rpd::dns {
 namespace {
 
 using CharPtr = util::CPtr<char, std::free>;
-using BytePtr = util::CPtr<std::uint8_t, std::free>;
+using BufferPtr = util::CPtr<ldns_buffer, ldns_buffer_free>;
 
 // True if the last '.' separates labels, i.e. is not escaped: "a." and "a\\." (a label
 // ending in a backslash) yes, "a\." (a label ending in a dot) no.
@@ -142,17 +142,22 @@ std::vector<std::uint8_t> build_query(const Question& q, std::uint16_t id) {
     if (!pkt) return {};
     name.release();
     ldns_pkt_set_id(pkt.get(), id);
-    // Setting a UDP size makes ldns_pkt_edns() true, so ldns_pkt2wire appends the OPT RR.
+    // Setting a UDP size makes ldns_pkt_edns() true, so ldns appends the OPT RR.
     ldns_pkt_set_edns_udp_size(pkt.get(), edns_udp_size);
     ldns_pkt_set_edns_do(pkt.get(), false);
-    std::uint8_t* raw = nullptr;
-    std::size_t size = 0;
-    if (ldns_pkt2wire(&raw, pkt.get(), &size) != LDNS_STATUS_OK) {
-        std::free(raw);
+    // Not ldns_pkt2wire: it compresses names through a red-black tree keyed by whole
+    // names, each comparison counting labels again, so a 34-label ip6.arpa question cost
+    // O(labels^2) (about 185 us, 2026-11-23). A query holds one name (the OPT owner is
+    // the root), so compression never shortens it; with no tree ldns writes every name
+    // as it is (ldns 1.8 host2wire.c: "If no tree, just add the data"), the same bytes.
+    BufferPtr buf(ldns_buffer_new(LDNS_MIN_BUFLEN));
+    if (!buf) return {};
+    if (ldns_pkt2buffer_wire_compress(buf.get(), pkt.get(), nullptr) != LDNS_STATUS_OK ||
+        !ldns_buffer_status_ok(buf.get())) {
         return {};
     }
-    BytePtr wire(raw);
-    return std::vector<std::uint8_t>(wire.get(), wire.get() + size);
+    const auto* begin = static_cast<const std::uint8_t*>(ldns_buffer_begin(buf.get()));
+    return std::vector<std::uint8_t>(begin, begin + ldns_buffer_position(buf.get()));
 }
 
 PacketPtr decode(std::span<const std::uint8_t> bytes) {

@@ -2,6 +2,7 @@
 // reply means. No network: replies are built with ldns from zone-file text.
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
 #include <random>
 
 #include "dns/nameservers.hpp"
@@ -91,6 +92,81 @@ TEST_CASE("dns wire: the query asks once, recursively, with EDNS0 1232 and DO cl
     CHECK(ldns_rr_get_type(qrr) == LDNS_RR_TYPE_MX);
     CHECK(ldns_rr_get_class(qrr) == LDNS_RR_CLASS_IN);
     CHECK(dns::name_to_text(*ldns_rr_owner(qrr)) == "host.example.test");
+}
+
+namespace {
+
+// The IPv6 reverse name of 2001:db8::2a: 32 nibble labels plus "ip6" and "arpa".
+const std::string ip6_ptr_name = "a.2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa";
+
+// What ldns_pkt2wire (which compresses names) makes of the same query: the reference.
+std::vector<std::uint8_t> ldns_compressed_query(const dns::Question& q, std::uint16_t id) {
+    ldns_pkt* pkt = ldns_pkt_query_new(ldns_rdf_clone(q.name.get()), static_cast<ldns_rr_type>(q.type),
+                                       LDNS_RR_CLASS_IN, LDNS_RD);
+    REQUIRE(pkt != nullptr);
+    dns::PacketPtr owned(pkt);
+    ldns_pkt_set_id(pkt, id);
+    ldns_pkt_set_edns_udp_size(pkt, 1232);
+    ldns_pkt_set_edns_do(pkt, false);
+    std::uint8_t* raw = nullptr;
+    std::size_t size = 0;
+    REQUIRE(ldns_pkt2wire(&raw, pkt, &size) == LDNS_STATUS_OK);
+    std::vector<std::uint8_t> out(raw, raw + size);
+    std::free(raw);
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("dns wire: a 34-label ip6.arpa query reads back as the same question with EDNS0 1232", "[dns][wire]") {
+    const auto q = question(ip6_ptr_name, RrType::Ptr);
+    const auto wire = dns::build_query(q, 0x1234);
+    // Header, the name uncompressed (34 labels: 32 of one octet, "ip6", "arpa", the root),
+    // QTYPE and QCLASS, then the 11-octet OPT record.
+    CHECK(wire.size() == 12 + (32 * 2 + 4 + 5 + 1) + 4 + 11);
+
+    ldns_pkt* raw = nullptr;
+    REQUIRE(ldns_wire2pkt(&raw, wire.data(), wire.size()) == LDNS_STATUS_OK);
+    dns::PacketPtr pkt(raw);
+    CHECK(ldns_pkt_id(raw) == 0x1234);
+    CHECK_FALSE(ldns_pkt_qr(raw));
+    CHECK(ldns_pkt_rd(raw));
+    CHECK(ldns_pkt_get_opcode(raw) == LDNS_PACKET_QUERY);
+    CHECK(ldns_pkt_qdcount(raw) == 1);
+    CHECK(ldns_pkt_ancount(raw) == 0);
+    CHECK(ldns_pkt_nscount(raw) == 0);
+    CHECK(ldns_pkt_edns(raw));
+    CHECK(ldns_pkt_edns_udp_size(raw) == 1232);
+    CHECK_FALSE(ldns_pkt_edns_do(raw));
+    CHECK(ldns_pkt_edns_version(raw) == 0);
+    const ldns_rr* qrr = ldns_rr_list_rr(ldns_pkt_question(raw), 0);
+    REQUIRE(qrr != nullptr);
+    CHECK(ldns_rr_get_type(qrr) == LDNS_RR_TYPE_PTR);
+    CHECK(ldns_rr_get_class(qrr) == LDNS_RR_CLASS_IN);
+    CHECK(ldns_dname_label_count(ldns_rr_owner(qrr)) == 34);
+    CHECK(ldns_dname_compare(ldns_rr_owner(qrr), q.name.get()) == 0);
+    CHECK(dns::name_to_text(*ldns_rr_owner(qrr)) == ip6_ptr_name);
+}
+
+TEST_CASE("dns wire: the query is byte for byte what ldns_pkt2wire makes of it", "[dns][wire]") {
+    // One name in a query: compression has nothing to point back to, so the compressing
+    // writer and ours must agree exactly.
+    struct Case { const char* label; std::string name; RrType type; std::uint16_t id; };
+    const Case cases[] = {
+        {"root", ".", RrType::Ns, 0},
+        {"short name", "example.test", RrType::Mx, 1},
+        {"upper case kept as asked", "Host.EXAMPLE.test.", RrType::A, 0xffff},
+        {"ip6.arpa, 34 labels", ip6_ptr_name, RrType::Ptr, 0x8001},
+        {"in-addr.arpa", "28.2.0.192.in-addr.arpa", RrType::Ptr, 0x00ff},
+        {"escaped bytes", "a\\.b.sp\\032ace.\\255.example.test", RrType::Txt, 77},
+        {"63-octet label", std::string(63, 'x') + ".example.test", RrType::Aaaa, 4242},
+        {"repeated labels", "test.test.test.example.test", RrType::Soa, 9},
+    };
+    for (const auto& c : cases) {
+        INFO(c.label);
+        const auto q = question(c.name, c.type);
+        CHECK(dns::build_query(q, c.id) == ldns_compressed_query(q, c.id));
+    }
 }
 
 TEST_CASE("dns wire: a reply is ours only with our ID and our question", "[dns][wire]") {
