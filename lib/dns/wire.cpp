@@ -10,8 +10,7 @@ namespace rpd::dns {
 
 namespace {
 
-using CharPtr = util::CPtr<char, std::free>;
-using BytePtr = util::CPtr<std::uint8_t, std::free>;
+using BufferPtr = util::CPtr<ldns_buffer, ldns_buffer_free>;
 
 // True if the last '.' separates labels, i.e. is not escaped: "a." and "a\\." (a label
 // ending in a backslash) yes, "a\." (a label ending in a dot) no.
@@ -24,20 +23,83 @@ bool ends_in_root_dot(std::string_view text) noexcept {
 
 ldns_rr_type to_ldns(RrType t) noexcept { return static_cast<ldns_rr_type>(static_cast<std::uint16_t>(t)); }
 
-bool same_name(const ldns_rdf* a, const ldns_rdf* b) noexcept {
-    // ldns_dname_compare folds ASCII case (RFC 4343), so "HOST.example.test" matches.
-    return a != nullptr && b != nullptr && ldns_rdf_get_type(a) == LDNS_RDF_TYPE_DNAME &&
-           ldns_rdf_get_type(b) == LDNS_RDF_TYPE_DNAME && ldns_dname_compare(a, b) == 0;
+constexpr std::uint8_t fold_ascii(std::uint8_t c) noexcept {
+    return c >= 'A' && c <= 'Z' ? static_cast<std::uint8_t>(c - 'A' + 'a') : c;
 }
+
+// Equal names, ASCII case folded (RFC 4343), so "HOST.example.test" matches. Not
+// ldns_dname_compare: it finds every label again from the start of the name, O(labels^2)
+// on a 34-label ip6.arpa name. Both are uncompressed wire names (ldns decompresses on
+// reading); length octets are below 64 and so never letters, so equal bytes after
+// folding mean equal label lengths and equal labels.
+bool same_name(const ldns_rdf* a, const ldns_rdf* b) noexcept {
+    if (a == nullptr || b == nullptr || ldns_rdf_get_type(a) != LDNS_RDF_TYPE_DNAME ||
+        ldns_rdf_get_type(b) != LDNS_RDF_TYPE_DNAME || ldns_rdf_size(a) != ldns_rdf_size(b)) {
+        return false;
+    }
+    const std::uint8_t* x = ldns_rdf_data(a);
+    const std::uint8_t* y = ldns_rdf_data(b);
+    for (std::size_t i = 0; i < ldns_rdf_size(a); ++i) {
+        if (fold_ascii(x[i]) != fold_ascii(y[i])) return false;
+    }
+    return true;
+}
+
+// One ldns_buffer for the presentation forms of one reply. ldns_rr2str and ldns_rdf2str
+// each allocate a 64 KiB buffer (LDNS_MAX_PACKETLEN) and shrink it to the string: two
+// large malloc/realloc/free rounds per record, most of interpret()'s time. The text is
+// the same: those functions write through ldns_rr2buffer_str / ldns_rdf2buffer_str too.
+class TextBuffer {
+public:
+    // Presentation form of one RR (ldns_rr2str's text), or "" if ldns cannot write it.
+    std::string rr(const ldns_rr* rr) {
+        if (!reset()) return {};
+        if (ldns_rr2buffer_str(buf_.get(), rr) != LDNS_STATUS_OK) return failed();
+        return take();
+    }
+    // Presentation form of one rdata field (ldns_rdf2str's text), or "".
+    std::string rdf(const ldns_rdf* rdf) {
+        if (!reset()) return {};
+        if (ldns_rdf2buffer_str(buf_.get(), rdf) != LDNS_STATUS_OK) return failed();
+        return take();
+    }
+
+private:
+    // ldns keeps a buffer's error status for good: after a failure start a new buffer.
+    bool reset() {
+        if (buf_ && !ldns_buffer_status_ok(buf_.get())) buf_.reset();
+        if (!buf_) buf_.reset(ldns_buffer_new(256));
+        if (!buf_) return false;
+        ldns_buffer_clear(buf_.get());
+        return true;
+    }
+    std::string failed() {
+        buf_.reset();
+        return {};
+    }
+    // As far as the first NUL, as the C string ldns_rr2str returns would be (ldns escapes
+    // odd bytes, so there is none in practice).
+    std::string take() const {
+        const auto* begin = reinterpret_cast<const char*>(ldns_buffer_begin(buf_.get()));
+        return std::string(begin, ::strnlen(begin, ldns_buffer_position(buf_.get())));
+    }
+    BufferPtr buf_;
+};
 
 // One answer RR in presentation form on one line, fields separated by single spaces
 // (ldns uses tabs, which a log line would show as escapes).
-std::string rr_to_text(const ldns_rr* rr) {
-    CharPtr text(ldns_rr2str(rr));
-    if (!text) return {};
-    std::string out(text.get());
+std::string rr_to_text(TextBuffer& text, const ldns_rr* rr) {
+    std::string out = text.rr(rr);
     while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
     std::replace(out.begin(), out.end(), '\t', ' ');
+    return out;
+}
+
+// An absolute name's presentation form always ends in the root's dot ("." alone for the
+// root); an escaped dot inside a label is "\." and never the last one.
+std::string name_to_text(TextBuffer& text, const ldns_rdf& dname) {
+    std::string out = text.rdf(&dname);
+    if (ends_in_root_dot(out)) out.pop_back();
     return out;
 }
 
@@ -65,7 +127,7 @@ std::uint32_t negative_ttl(const ldns_pkt& reply) {
 
 // Fills the typed fields from one RR of the asked type. False if its rdata is not what
 // the type promises (a broken packet).
-bool take_record(const ldns_rr* rr, RrType type, DnsResult& out) {
+bool take_record(TextBuffer& text, const ldns_rr* rr, RrType type, DnsResult& out) {
     switch (type) {
     case RrType::A: {
         const ldns_rdf* f = rdata(rr, 0, LDNS_RDF_TYPE_A);
@@ -86,7 +148,7 @@ bool take_record(const ldns_rr* rr, RrType type, DnsResult& out) {
     case RrType::Ptr: case RrType::Ns: case RrType::Cname: {
         const ldns_rdf* f = rdata(rr, 0, LDNS_RDF_TYPE_DNAME);
         if (f == nullptr) return false;
-        out.names.push_back(name_to_text(*f));
+        out.names.push_back(name_to_text(text, *f));
         return true;
     }
     case RrType::Mx: {
@@ -94,7 +156,7 @@ bool take_record(const ldns_rr* rr, RrType type, DnsResult& out) {
         const ldns_rdf* exchange = rdata(rr, 1, LDNS_RDF_TYPE_DNAME);
         if (pref == nullptr || ldns_rdf_size(pref) != 2 || exchange == nullptr) return false;
         // RFC 7505: "MX 0 ." is the null MX; its exchange is the root, "" here.
-        out.mx.push_back(MxRecord{ldns_rdf2native_int16(pref), name_to_text(*exchange)});
+        out.mx.push_back(MxRecord{ldns_rdf2native_int16(pref), name_to_text(text, *exchange)});
         return true;
     }
     case RrType::Soa: case RrType::Txt:
@@ -142,17 +204,22 @@ std::vector<std::uint8_t> build_query(const Question& q, std::uint16_t id) {
     if (!pkt) return {};
     name.release();
     ldns_pkt_set_id(pkt.get(), id);
-    // Setting a UDP size makes ldns_pkt_edns() true, so ldns_pkt2wire appends the OPT RR.
+    // Setting a UDP size makes ldns_pkt_edns() true, so ldns appends the OPT RR.
     ldns_pkt_set_edns_udp_size(pkt.get(), edns_udp_size);
     ldns_pkt_set_edns_do(pkt.get(), false);
-    std::uint8_t* raw = nullptr;
-    std::size_t size = 0;
-    if (ldns_pkt2wire(&raw, pkt.get(), &size) != LDNS_STATUS_OK) {
-        std::free(raw);
+    // Not ldns_pkt2wire: it compresses names through a red-black tree keyed by whole
+    // names, each comparison counting labels again, so a 34-label ip6.arpa question cost
+    // O(labels^2) (about 185 us, 2026-11-23). A query holds one name (the OPT owner is
+    // the root), so compression never shortens it; with no tree ldns writes every name
+    // as it is (ldns 1.8 host2wire.c: "If no tree, just add the data"), the same bytes.
+    BufferPtr buf(ldns_buffer_new(LDNS_MIN_BUFLEN));
+    if (!buf) return {};
+    if (ldns_pkt2buffer_wire_compress(buf.get(), pkt.get(), nullptr) != LDNS_STATUS_OK ||
+        !ldns_buffer_status_ok(buf.get())) {
         return {};
     }
-    BytePtr wire(raw);
-    return std::vector<std::uint8_t>(wire.get(), wire.get() + size);
+    const auto* begin = static_cast<const std::uint8_t*>(ldns_buffer_begin(buf.get()));
+    return std::vector<std::uint8_t>(begin, begin + ldns_buffer_position(buf.get()));
 }
 
 PacketPtr decode(std::span<const std::uint8_t> bytes) {
@@ -195,7 +262,9 @@ DnsResult interpret(const ldns_pkt& reply, const Question& q) {
 
     const ldns_rr_list* answer = ldns_pkt_answer(&reply);
     const std::size_t count = answer != nullptr ? ldns_rr_list_rr_count(answer) : 0;
-    for (std::size_t i = 0; i < count; ++i) out.records.push_back(rr_to_text(ldns_rr_list_rr(answer, i)));
+    TextBuffer text;
+    out.records.reserve(count);
+    for (std::size_t i = 0; i < count; ++i) out.records.push_back(rr_to_text(text, ldns_rr_list_rr(answer, i)));
 
     // Walk from the question name through CNAMEs to the records of the asked type.
     // Records that are neither on the chain nor of the type are ignored (evidence only).
@@ -210,7 +279,7 @@ DnsResult interpret(const ldns_pkt& reply, const Question& q) {
                 !same_name(ldns_rr_owner(rr), current)) {
                 continue;
             }
-            if (!take_record(rr, q.type, out)) broken = true;
+            if (!take_record(text, rr, q.type, out)) broken = true;
             ttl = std::min(ttl, ldns_rr_ttl(rr));
             found = true;
         }
@@ -230,7 +299,7 @@ DnsResult interpret(const ldns_pkt& reply, const Question& q) {
             broken = true;   // unreadable, too long, or a loop
             break;
         }
-        out.cname_chain.push_back(name_to_text(*target));
+        out.cname_chain.push_back(name_to_text(text, *target));
         ttl = std::min(ttl, ldns_rr_ttl(cname));
         visited.push_back(target);
         current = target;
@@ -269,13 +338,8 @@ DnsResult interpret(const ldns_pkt& reply, const Question& q) {
 }
 
 std::string name_to_text(const ldns_rdf& dname) {
-    CharPtr text(ldns_rdf2str(&dname));
-    if (!text) return {};
-    std::string out(text.get());
-    // An absolute name's presentation form always ends in the root's dot ("." alone
-    // for the root); an escaped dot inside a label is "\." and never the last one.
-    if (ends_in_root_dot(out)) out.pop_back();
-    return out;
+    TextBuffer text;
+    return name_to_text(text, dname);
 }
 
 }  // namespace rpd::dns

@@ -2,6 +2,10 @@
 // reply means. No network: replies are built with ldns from zone-file text.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <cstdlib>
 #include <random>
 
 #include "dns/nameservers.hpp"
@@ -93,6 +97,81 @@ TEST_CASE("dns wire: the query asks once, recursively, with EDNS0 1232 and DO cl
     CHECK(dns::name_to_text(*ldns_rr_owner(qrr)) == "host.example.test");
 }
 
+namespace {
+
+// The IPv6 reverse name of 2001:db8::2a: 32 nibble labels plus "ip6" and "arpa".
+const std::string ip6_ptr_name = "a.2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa";
+
+// What ldns_pkt2wire (which compresses names) makes of the same query: the reference.
+std::vector<std::uint8_t> ldns_compressed_query(const dns::Question& q, std::uint16_t id) {
+    ldns_pkt* pkt = ldns_pkt_query_new(ldns_rdf_clone(q.name.get()), static_cast<ldns_rr_type>(q.type),
+                                       LDNS_RR_CLASS_IN, LDNS_RD);
+    REQUIRE(pkt != nullptr);
+    dns::PacketPtr owned(pkt);
+    ldns_pkt_set_id(pkt, id);
+    ldns_pkt_set_edns_udp_size(pkt, 1232);
+    ldns_pkt_set_edns_do(pkt, false);
+    std::uint8_t* raw = nullptr;
+    std::size_t size = 0;
+    REQUIRE(ldns_pkt2wire(&raw, pkt, &size) == LDNS_STATUS_OK);
+    std::vector<std::uint8_t> out(raw, raw + size);
+    std::free(raw);
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("dns wire: a 34-label ip6.arpa query reads back as the same question with EDNS0 1232", "[dns][wire]") {
+    const auto q = question(ip6_ptr_name, RrType::Ptr);
+    const auto wire = dns::build_query(q, 0x1234);
+    // Header, the name uncompressed (34 labels: 32 of one octet, "ip6", "arpa", the root),
+    // QTYPE and QCLASS, then the 11-octet OPT record.
+    CHECK(wire.size() == 12 + (32 * 2 + 4 + 5 + 1) + 4 + 11);
+
+    ldns_pkt* raw = nullptr;
+    REQUIRE(ldns_wire2pkt(&raw, wire.data(), wire.size()) == LDNS_STATUS_OK);
+    dns::PacketPtr pkt(raw);
+    CHECK(ldns_pkt_id(raw) == 0x1234);
+    CHECK_FALSE(ldns_pkt_qr(raw));
+    CHECK(ldns_pkt_rd(raw));
+    CHECK(ldns_pkt_get_opcode(raw) == LDNS_PACKET_QUERY);
+    CHECK(ldns_pkt_qdcount(raw) == 1);
+    CHECK(ldns_pkt_ancount(raw) == 0);
+    CHECK(ldns_pkt_nscount(raw) == 0);
+    CHECK(ldns_pkt_edns(raw));
+    CHECK(ldns_pkt_edns_udp_size(raw) == 1232);
+    CHECK_FALSE(ldns_pkt_edns_do(raw));
+    CHECK(ldns_pkt_edns_version(raw) == 0);
+    const ldns_rr* qrr = ldns_rr_list_rr(ldns_pkt_question(raw), 0);
+    REQUIRE(qrr != nullptr);
+    CHECK(ldns_rr_get_type(qrr) == LDNS_RR_TYPE_PTR);
+    CHECK(ldns_rr_get_class(qrr) == LDNS_RR_CLASS_IN);
+    CHECK(ldns_dname_label_count(ldns_rr_owner(qrr)) == 34);
+    CHECK(ldns_dname_compare(ldns_rr_owner(qrr), q.name.get()) == 0);
+    CHECK(dns::name_to_text(*ldns_rr_owner(qrr)) == ip6_ptr_name);
+}
+
+TEST_CASE("dns wire: the query is byte for byte what ldns_pkt2wire makes of it", "[dns][wire]") {
+    // One name in a query: compression has nothing to point back to, so the compressing
+    // writer and ours must agree exactly.
+    struct Case { const char* label; std::string name; RrType type; std::uint16_t id; };
+    const Case cases[] = {
+        {"root", ".", RrType::Ns, 0},
+        {"short name", "example.test", RrType::Mx, 1},
+        {"upper case kept as asked", "Host.EXAMPLE.test.", RrType::A, 0xffff},
+        {"ip6.arpa, 34 labels", ip6_ptr_name, RrType::Ptr, 0x8001},
+        {"in-addr.arpa", "28.2.0.192.in-addr.arpa", RrType::Ptr, 0x00ff},
+        {"escaped bytes", "a\\.b.sp\\032ace.\\255.example.test", RrType::Txt, 77},
+        {"63-octet label", std::string(63, 'x') + ".example.test", RrType::Aaaa, 4242},
+        {"repeated labels", "test.test.test.example.test", RrType::Soa, 9},
+    };
+    for (const auto& c : cases) {
+        INFO(c.label);
+        const auto q = question(c.name, c.type);
+        CHECK(dns::build_query(q, c.id) == ldns_compressed_query(q, c.id));
+    }
+}
+
 TEST_CASE("dns wire: a reply is ours only with our ID and our question", "[dns][wire]") {
     const auto q = question("host.example.test", RrType::A);
     struct Case { const char* label; ReplySpec spec; dns::ReplyMatch want; };
@@ -119,6 +198,90 @@ TEST_CASE("dns wire: a reply is ours only with our ID and our question", "[dns][
         ldns_pkt_set_question(pkt.get(), ldns_rr_list_new());
         ldns_pkt_set_qdcount(pkt.get(), 0);
         CHECK(dns::match_reply(*pkt, 7, q) == dns::ReplyMatch::WrongQuestion);
+    }
+}
+
+TEST_CASE("dns wire: a reply's name matches as ldns_dname_compare says, case folded", "[dns][wire]") {
+    std::string upper = ip6_ptr_name;
+    for (char& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    struct Case { const char* label; std::string asked; std::string replied; bool same; };
+    const Case cases[] = {
+        {"34 labels, same", ip6_ptr_name, ip6_ptr_name, true},
+        {"34 labels, other case", ip6_ptr_name, upper, true},
+        {"34 labels, last nibble differs", ip6_ptr_name, "b" + ip6_ptr_name.substr(1), false},
+        {"34 labels, the arpa label differs", ip6_ptr_name, ip6_ptr_name.substr(0, ip6_ptr_name.size() - 1) + "b", false},
+        {"one label fewer", ip6_ptr_name, ip6_ptr_name.substr(2), false},
+        {"label boundaries differ, same letters", "ab.c.example.test", "a.bc.example.test", false},
+        {"'[' is not '{' (only letters fold)", "\\091.example.test", "\\123.example.test", false},
+        {"'@' is not '`'", "\\064.example.test", "\\096.example.test", false},
+        {"Z folds to z", "Z.example.test", "z.example.test", true},
+        {"bytes above 127 compare as they are", "\\200.example.test", "\\200.EXAMPLE.test", true},
+        {"\\200 is not \\232", "\\200.example.test", "\\232.example.test", false},
+        {"root", ".", ".", true},
+        {"root against a name", ".", "test", false},
+    };
+    for (const auto& c : cases) {
+        INFO(c.label);
+        const auto asked = question(c.asked, RrType::Ptr);
+        const auto replied = question(c.replied, RrType::Ptr);
+        CHECK((ldns_dname_compare(asked.name.get(), replied.name.get()) == 0) == c.same);   // the oracle
+        auto pkt = test::make_packet({.qname = c.replied, .qtype = LDNS_RR_TYPE_PTR, .id = 3});
+        CHECK((dns::match_reply(*pkt, 3, asked) == dns::ReplyMatch::Ours) == c.same);
+    }
+}
+
+TEST_CASE("dns wire: records and names read as ldns_rr2str and ldns_rdf2str write them", "[dns][wire]") {
+    // Every octet value in a PTR target label: the text must be ldns's, escapes included.
+    auto c_string = [](char* text) {
+        REQUIRE(text != nullptr);
+        std::string out(text);
+        std::free(text);
+        return out;
+    };
+    const std::string owner = "28.2.0.192.in-addr.arpa.";
+    for (int octet = 1; octet < 256; ++octet) {
+        INFO("octet " << octet);
+        char escaped[8];
+        std::snprintf(escaped, sizeof escaped, "\\%03d", octet);
+        const std::string target = std::string("a") + escaped + "b.example.test.";
+        auto pkt = test::make_packet({.qname = "28.2.0.192.in-addr.arpa", .qtype = LDNS_RR_TYPE_PTR,
+                                      .answer = {owner + " 300 IN PTR " + target}});
+        const ldns_rr* rr = ldns_rr_list_rr(ldns_pkt_answer(pkt.get()), 0);
+        std::string want_record = c_string(ldns_rr2str(rr));
+        while (!want_record.empty() && want_record.back() == '\n') want_record.pop_back();
+        std::replace(want_record.begin(), want_record.end(), '\t', ' ');
+        std::string want_name = c_string(ldns_rdf2str(ldns_rr_rdf(rr, 0)));
+        REQUIRE(want_name.back() == '.');
+        want_name.pop_back();
+
+        const auto r = dns::interpret(*pkt, question("28.2.0.192.in-addr.arpa", RrType::Ptr));
+        CHECK(r.status == DnsStatus::Answer);
+        CHECK(r.records == std::vector<std::string>{want_record});
+        CHECK(r.names == std::vector<std::string>{want_name});
+        CHECK(dns::name_to_text(*ldns_rr_rdf(rr, 0)) == want_name);
+    }
+    SECTION("other types, several records, one reply") {
+        const std::vector<std::string> answer = {
+            "host.example.test. 300 IN CNAME alias\\.dot.example.test.",
+            "alias\\.dot.example.test. 60 IN TXT \"quoted \\\"text\\\"\" \"tab\\009here\"",
+            "alias\\.dot.example.test. 60 IN MX 10 .",
+            "alias\\.dot.example.test. 60 IN SOA ns.example.test. hostmaster.example.test. 1 2 3 4 5",
+            std::string("alias\\.dot.example.test. 60 IN PTR ") + std::string(63, 'y') + ".example.test.",
+        };
+        auto pkt = test::make_packet({.qname = "host.example.test", .qtype = LDNS_RR_TYPE_MX, .answer = answer});
+        std::vector<std::string> want;
+        const ldns_rr_list* list = ldns_pkt_answer(pkt.get());
+        for (std::size_t i = 0; i < ldns_rr_list_rr_count(list); ++i) {
+            std::string text = c_string(ldns_rr2str(ldns_rr_list_rr(list, i)));
+            while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+            std::replace(text.begin(), text.end(), '\t', ' ');
+            want.push_back(text);
+        }
+        const auto r = dns::interpret(*pkt, question("host.example.test", RrType::Mx));
+        CHECK(r.status == DnsStatus::Answer);
+        CHECK(r.records == want);
+        CHECK(r.cname_chain == std::vector<std::string>{"alias\\.dot.example.test"});
+        CHECK(r.mx == std::vector<dns::MxRecord>{{10, ""}});
     }
 }
 
