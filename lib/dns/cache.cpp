@@ -24,8 +24,9 @@ std::chrono::seconds whole_seconds(util::Millis d) {
 //   [varint type]  [string name]  varint ttl  varint server (0: string follows; k: servers_[k-1])
 //   [lists: mask (addresses 1, names 2, mx 4, cname_chain 8, records 16), then each present
 //    list: varint count, items]
-// A string is a varint length and its bytes; an address its length (4 or 16) and bytes; an
-// MX varint preference and string. A record is either 0 and the string, or 1 and a template
+// A string is a varint length and its bytes; an address its length (4 or 16) and bytes; a
+// name in a list may end in a reference to the question name (put_name); an MX is a varint
+// preference and a name. A record is either 0 and the string, or 1 and a template
 // of "OWNER TTL IN TYPE RDATA" whose owner and rdata refer to the fields it repeats: a record
 // is only stored as a template when the template spells it back exactly (checked on insert).
 
@@ -59,6 +60,28 @@ void put_string(std::string& out, std::string_view s) {
     out.append(s);
 }
 
+// A name in a list: varint (length of its own part * 2 + 1 when it ends in a suffix of the
+// question), its own part, [varint where that suffix starts in the question]. An MX host
+// (mx.example.test for example.test) or a CNAME in the same domain shares most of it.
+constexpr std::size_t min_shared_suffix = 4;
+
+void put_name(std::string& out, std::string_view name, std::string_view question) {
+    std::size_t shared = 0;
+    while (shared < name.size() && shared < question.size() &&
+           name[name.size() - 1 - shared] == question[question.size() - 1 - shared]) {
+        ++shared;
+    }
+    if (shared < min_shared_suffix) {
+        put_varint(out, std::uint64_t{name.size()} * 2);
+        out.append(name);
+        return;
+    }
+    const auto own = name.substr(0, name.size() - shared);
+    put_varint(out, std::uint64_t{own.size()} * 2 + 1);
+    out.append(own);
+    put_varint(out, question.size() - shared);
+}
+
 // Reads what put_* wrote. The data is our own, written by pack(): no bounds to check.
 struct Reader {
     const char* p;
@@ -77,6 +100,14 @@ struct Reader {
         const std::string_view s(p, n);
         p += n;
         return s;
+    }
+    std::string name(std::string_view question) {
+        const auto head = varint();
+        const auto own_size = static_cast<std::size_t>(head / 2);
+        std::string out(p, own_size);
+        p += own_size;
+        if ((head & 1) != 0) out.append(question.substr(static_cast<std::size_t>(varint())));
+        return out;
     }
 };
 
@@ -99,6 +130,36 @@ bool name_of_key(std::string_view key, std::string& out) {
         }
         i += len;
     }
+}
+
+// The key as entries hold it. An IPv6 PTR question is 32 one-nibble labels, then ip6.arpa:
+// 64 of its 76 bytes spell 16, and it is kept as 0xff and those 16 bytes, then the rest.
+// A key that is not wire form and starts with 0xfe or 0xff gets 0xfe in front, so two
+// different keys are never held alike.
+constexpr std::size_t nibble_labels = 32;
+
+int nibble(char c) noexcept {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;   // keys are folded to lower case
+    return -1;
+}
+
+void stored_key(std::string_view key, std::string& out) {
+    out.clear();
+    bool nibbles = key.size() > 2 * nibble_labels;
+    for (std::size_t i = 0; nibbles && i < nibble_labels; ++i) {
+        nibbles = key[2 * i] == '\x01' && nibble(key[2 * i + 1]) >= 0;
+    }
+    if (nibbles) {
+        out.push_back('\xff');
+        for (std::size_t i = 0; i < nibble_labels; i += 2) {
+            out.push_back(static_cast<char>(nibble(key[2 * i + 1]) << 4 | nibble(key[2 * i + 3])));
+        }
+        out.append(key.substr(2 * nibble_labels));
+        return;
+    }
+    if (!key.empty() && static_cast<unsigned char>(key[0]) >= 0xfe) out.push_back('\xfe');
+    out.append(key);
 }
 
 std::optional<RrType> type_of_key(std::string_view key) noexcept {
@@ -272,10 +333,11 @@ util::IpAddress read_address(Reader& in) {
     return util::IpAddress::v6(b);
 }
 
-// `out` = the entry's data: key and result, packed (see above).
-void pack(std::string& out, std::string_view key, const DnsResult& r, std::uint32_t server_ref) {
+// `out` = the entry's data: the key as held (`stored`) and the result, packed (see above).
+void pack(std::string& out, std::string_view stored, std::string_view key, const DnsResult& r,
+          std::uint32_t server_ref) {
     out.clear();
-    put_string(out, key);
+    put_string(out, stored);
     std::string spelt;
     const bool name_from_key = name_of_key(key, spelt) && spelt == r.name;
     const bool type_from_key = type_of_key(key) == r.type;
@@ -297,18 +359,18 @@ void pack(std::string& out, std::string_view key, const DnsResult& r, std::uint3
     }
     if (!r.names.empty()) {
         put_varint(out, r.names.size());
-        for (const auto& n : r.names) put_string(out, n);
+        for (const auto& n : r.names) put_name(out, n, r.name);
     }
     if (!r.mx.empty()) {
         put_varint(out, r.mx.size());
         for (const auto& m : r.mx) {
             put_varint(out, m.preference);
-            put_string(out, m.exchange);
+            put_name(out, m.exchange, r.name);
         }
     }
     if (!r.cname_chain.empty()) {
         put_varint(out, r.cname_chain.size());
-        for (const auto& c : r.cname_chain) put_string(out, c);
+        for (const auto& c : r.cname_chain) put_name(out, c, r.name);
     }
     if (!r.records.empty()) {
         put_varint(out, r.records.size());
@@ -340,16 +402,16 @@ DnsResult unpack(std::string_view key, Reader in, const std::vector<std::string>
     out.server = server == 0 ? std::string(in.string()) : servers[server - 1];
     if ((flags & has_lists) == 0) return out;
     const unsigned lists = in.byte();
-    auto string = [&in] { return std::string(in.string()); };
+    auto name = [&in, &out] { return in.name(out.name); };
     if ((lists & list_addresses) != 0) read_list(in, out.addresses, [&in] { return read_address(in); });
-    if ((lists & list_names) != 0) read_list(in, out.names, string);
+    if ((lists & list_names) != 0) read_list(in, out.names, name);
     if ((lists & list_mx) != 0) {
-        read_list(in, out.mx, [&in] {
+        read_list(in, out.mx, [&] {
             const auto preference = static_cast<std::uint16_t>(in.varint());
-            return MxRecord{preference, std::string(in.string())};
+            return MxRecord{preference, in.name(out.name)};
         });
     }
-    if ((lists & list_chain) != 0) read_list(in, out.cname_chain, string);
+    if ((lists & list_chain) != 0) read_list(in, out.cname_chain, name);
     if ((lists & list_records) != 0) read_list(in, out.records, [&] { return unpack_record(in, out); });
     return out;
 }
@@ -479,7 +541,8 @@ std::uint32_t Cache::server_ref(const std::string& server) {
 
 std::optional<DnsResult> Cache::find(const std::string& key, TimePoint now) {
     if (size_ == 0) return std::nullopt;
-    const std::size_t slot = slot_of(key, hash_of(key));
+    stored_key(key, key_scratch_);
+    const std::size_t slot = slot_of(key_scratch_, hash_of(key_scratch_));
     Node* node = slots_[slot];
     if (node == nullptr) return std::nullopt;
     if (node->expires <= now) {
@@ -501,13 +564,15 @@ std::optional<DnsResult> Cache::find(const std::string& key, TimePoint now) {
 
 void Cache::insert(const std::string& key, DnsResult result, TimePoint now, TimePoint expires) {
     if (capacity_ == 0 || expires <= now) return;
-    pack(scratch_, key, result, server_ref(result.server));
+    stored_key(key, key_scratch_);
+    const std::string_view stored = key_scratch_;
+    pack(scratch_, stored, key, result, server_ref(result.server));
     if (scratch_.size() > std::numeric_limits<std::uint32_t>::max() - sizeof(Node)) return;   // not from DNS
-    const std::uint32_t hash = hash_of(key);
+    const std::uint32_t hash = hash_of(stored);
     Node* node = new_node(scratch_, hash, expires);
 
     if (size_ > 0) {
-        if (const std::size_t slot = slot_of(key, hash); slots_[slot] != nullptr) erase_slot(slot);   // replaced: no eviction
+        if (const std::size_t slot = slot_of(stored, hash); slots_[slot] != nullptr) erase_slot(slot);   // replaced: no eviction
     }
     while (size_ >= capacity_ && lru_oldest_ != nullptr) {
         erase_slot(slot_of(lru_oldest_->key(), lru_oldest_->hash));
@@ -521,7 +586,7 @@ void Cache::insert(const std::string& key, DnsResult result, TimePoint now, Time
             throw;
         }
     }
-    slots_[slot_of(key, hash)] = node;
+    slots_[slot_of(stored, hash)] = node;
     link_newest(node);
     ++size_;
     entry_bytes_ += node->bytes;

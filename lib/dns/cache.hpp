@@ -66,7 +66,8 @@ public:
     void clear() noexcept;
 
 private:
-    // The header of an entry's allocation; its data follows: varint key length, key, result.
+    // The header of an entry's allocation; its data follows: varint key length, key (as held:
+    // IPv6 PTR questions shortened), result.
     struct Node {
         Node* newer = nullptr;       // toward lru_newest_
         Node* older = nullptr;       // toward lru_oldest_
@@ -98,6 +99,7 @@ private:
     std::vector<Node*> slots_;             // linear probing; nullptr = empty; load <= 0.8
     std::vector<std::string> servers_;     // interned servers; entries refer to index + 1
     std::string scratch_;                  // insert() packs here, then copies into the entry
+    std::string key_scratch_;              // the key as entries hold it (cache.cpp: stored_key)
 };
 
 }  // namespace rpd::dns

@@ -145,6 +145,36 @@ TEST_CASE("dns cache: names as asked, whatever the key spells", "[dns][cache]") 
     }
 }
 
+TEST_CASE("dns cache: IPv6 PTR keys (held shortened) and odd keys stay distinct", "[dns][cache]") {
+    const std::string ptr6 = key_of(ip("2001:db8::2a").reverse_name(), RrType::Ptr);
+    const std::string ptr6b = key_of(ip("2001:db8::2b").reverse_name(), RrType::Ptr);
+    const std::string ptr6_a = key_of(ip("2001:db8::2a").reverse_name(), RrType::A);
+    const std::string ptr6_zero = key_of(ip("::").reverse_name(), RrType::Ptr);   // every nibble 0
+    // What that key looks like shortened, written by hand, and the same escaped.
+    std::string lookalike = "\xff";
+    lookalike += std::string(16, '\0') + ptr6_zero.substr(64);
+    const std::string keys[] = {ptr6, ptr6b, ptr6_a, ptr6_zero, lookalike, "\xfe" + lookalike, "\xfe", "\xff", "",
+                                ptr6.substr(0, 64), ptr6.substr(0, 65), "\x01A" + ptr6.substr(2)};
+    dns::Cache cache(100);
+    const dns::TimePoint t0{};
+    for (std::size_t i = 0; i < std::size(keys); ++i) {
+        auto r = result(DnsStatus::Answer, 300, fmt::format("name{}", i).c_str());
+        cache.insert(keys[i], r, t0, t0 + 300s);
+    }
+    CHECK(cache.size() == std::size(keys));
+    for (std::size_t i = 0; i < std::size(keys); ++i) {
+        INFO(i);
+        const auto hit = cache.find(keys[i], t0);
+        REQUIRE(hit);
+        CHECK(hit->name == fmt::format("name{}", i));
+    }
+    auto r = result(DnsStatus::Answer, 300, ip("2001:db8::2a").reverse_name().c_str());
+    r.type = RrType::Ptr;
+    r.names = {"host-2001-db8--2a.bench.test"};
+    r.records = {r.name + ". 3600 IN PTR host-2001-db8--2a.bench.test."};
+    check_round_trip(ptr6, r);
+}
+
 TEST_CASE("dns cache: records are kept verbatim however they are spelt", "[dns][cache]") {
     auto r = result(DnsStatus::Answer, 300);
     r.type = RrType::A;
