@@ -10,6 +10,7 @@
 
 #include "checks/client.hpp"
 #include "checks/helo.hpp"
+#include "checks/packed_results.hpp"
 #include "checks/sender.hpp"
 #include "dns/cache.hpp"
 #include "rules/decision.hpp"
@@ -103,7 +104,10 @@ std::optional<std::chrono::seconds> shareable_for(const Run& run, const dns::Cac
 void drop_evidence(Run& run) {
     std::visit(
         [](auto& r) {
-            if constexpr (!std::is_same_v<std::decay_t<decltype(r)>, std::monostate>) r.lookups = {};
+            // swap, not `= {}`: that picks operator=(initializer_list), which keeps the capacity
+            if constexpr (!std::is_same_v<std::decay_t<decltype(r)>, std::monostate>) {
+                std::vector<dns::DnsResult>().swap(r.lookups);
+            }
         },
         run.result);
 }
@@ -136,12 +140,22 @@ struct Engine::State {
     // point into each Run's own key.
     std::array<std::unordered_map<std::string_view, std::shared_ptr<Run>>, check_count> shared;
     std::array<std::list<Run*>, check_count> shared_lru;   // most recently used first
+    std::array<std::unique_ptr<PackedResults>, check_count> packed;   // when evidence is not kept
     std::shared_ptr<const config::Config> shared_config;   // the table's runs were started with it
     dns::CachePolicy policy;
     std::string scratch_key;
 
     State(dns::Resolver& r, Post p, Options o, Clock c)
-        : resolver(r), post(std::move(p)), options(o), clock(std::move(c)) {}
+        : resolver(r), post(std::move(p)), options(o), clock(std::move(c)) {
+        if (packing()) {
+            for (auto& store : packed) store = std::make_unique<PackedResults>(options.max_shared_results);
+        }
+    }
+
+    bool packing() const noexcept { return !options.keep_evidence && options.max_shared_results > 0; }
+    std::size_t hot_limit() const noexcept {
+        return packing() ? std::min(options.max_shared_results, options.max_decoded_results) : options.max_shared_results;
+    }
 
     void purge(TimePoint now) {
         while (!lru.empty()) {
@@ -186,6 +200,7 @@ struct Engine::State {
             for (auto* run : shared_lru[k]) run->shared = false;
             shared[k].clear();
             shared_lru[k].clear();
+            if (packed[k]) packed[k]->clear();
         }
         shared_config = config;
         policy = dns::CachePolicy::from(config->dns);
@@ -206,7 +221,7 @@ struct Engine::State {
         run->lru = shared_lru[k].begin();
         run->shared = true;
         shared[k].emplace(run->key, run);
-        while (shared[k].size() > options.max_shared_results) unshare(*shared_lru[k].back());
+        while (shared[k].size() > std::max<std::size_t>(hot_limit(), 1)) unshare(*shared_lru[k].back());
     }
 
     // The run for this input: the shared one if it is still good, else a new one.
@@ -220,6 +235,14 @@ struct Engine::State {
                 return run;
             }
             unshare(*run);
+        }
+        if (packed[k]) {
+            if (const auto found = packed[k]->find(key, now)) {
+                if (auto run = unpacked(kind, key, *found)) {
+                    share(run);
+                    return run;
+                }
+            }
         }
         auto run = std::make_shared<Run>();
         run->kind = kind;
@@ -287,11 +310,45 @@ struct Engine::State {
             }
         }
         if (!options.keep_evidence) drop_evidence(run);
+        if (keep && packed[index(run.kind)]) {
+            std::visit(
+                [&](const auto& r) {
+                    if constexpr (!std::is_same_v<std::decay_t<decltype(r)>, std::monostate>) {
+                        // A pass's detail serves only explanations, which keep evidence
+                        // and so never pack: leave it out.
+                        const bool passed = r.outcome == decltype(r.outcome)::Pass;
+                        packed[index(run.kind)]->insert(run.key, pack(r, !passed), run.expires);
+                    }
+                },
+                run.result);
+        }
         // The check itself goes when someone next looks at the run, outside its callback.
         if (run.shared && !keep) unshare(run);   // may free the run: nothing touches it after this
         for (const auto& w : waiters) {
             if (const auto job = w.lock()) schedule(*job);
         }
+    }
+
+    // A finished run from its packed result (nothing if the bytes do not decode).
+    static std::shared_ptr<Run> unpacked(CheckKind kind, std::string_view key, const PackedResults::Found& found) {
+        auto run = std::make_shared<Run>();
+        run->kind = kind;
+        run->key = std::string(key);
+        run->finished = true;
+        run->expires = found.expires;
+        switch (kind) {
+        case CheckKind::Client:
+            if (auto r = unpack_client(found.packed)) run->result = std::move(*r);
+            break;
+        case CheckKind::Helo:
+            if (auto r = unpack_helo(found.packed)) run->result = std::move(*r);
+            break;
+        case CheckKind::Sender:
+            if (auto r = unpack_sender(found.packed)) run->result = std::move(*r);
+            break;
+        }
+        if (std::holds_alternative<std::monostate>(run->result)) return nullptr;
+        return run;
     }
 
     static void schedule(JobCore& job);
@@ -483,7 +540,9 @@ std::size_t Engine::transactions() const noexcept { return state_->transactions.
 
 std::size_t Engine::shared_results() const noexcept {
     std::size_t n = 0;
-    for (const auto& table : state_->shared) n += table.size();
+    for (std::size_t k = 0; k < check_count; ++k) {
+        n += state_->packed[k] ? state_->packed[k]->size() : state_->shared[k].size();
+    }
     return n;
 }
 

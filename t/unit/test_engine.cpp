@@ -721,6 +721,45 @@ TEST_CASE("engine: checks are shared across transactions while their answers liv
     }
 }
 
+TEST_CASE("engine: without evidence, shared results are kept packed and decoded on demand", "[engine][shared]") {
+    auto o = checks::Engine::Options{};
+    o.keep_evidence = false;
+    o.max_decoded_results = 1;   // one decoded per kind: the others come from the packed store
+    Harness h(test::default_config(), o);
+    good_world_ttl(h.dns);
+    const char* clients[] = {"203.0.113.1", "203.0.113.2", "203.0.113.3"};
+    const char* ptrs[] = {"1.113.0.203.in-addr.arpa", "2.113.0.203.in-addr.arpa", "3.113.0.203.in-addr.arpa"};
+    for (int i = 0; i < 3; ++i) {
+        h.dns.set_ptr(ptrs[i], {std::string("h") + std::to_string(i) + ".example.test"});
+        h.dns.set_a(std::string("h") + std::to_string(i) + ".example.test", {clients[i]});
+    }
+    std::vector<std::string> first;
+    for (int i = 0; i < 3; ++i) {
+        auto r = request("RCPT", clients[i]);
+        r.client_address = clients[i];
+        const auto got = h.decide(r);
+        first.push_back(got.explanation->decision.log_line);
+    }
+    const auto asked = h.dns.questions();
+    CHECK(h.engine.shared_results() == 9);
+    for (int round = 0; round < 2; ++round) {
+        for (int i = 0; i < 3; ++i) {
+            auto r = request("RCPT", clients[i]);
+            r.instance = "again-" + std::to_string(round) + "-" + std::to_string(i);
+            r.client_address = clients[i];
+            const auto got = h.decide(r);
+            CHECK(got.explanation->decision.log_line == first[static_cast<std::size_t>(i)]);
+            CHECK(got.explanation->checks[0].outcome == "pass");
+        }
+    }
+    CHECK(h.dns.questions() == asked);
+    h.now += 301s;   // every answer expired: asked again
+    auto r = request("RCPT", "late");
+    r.client_address = clients[0];
+    h.decide(r);
+    CHECK(h.dns.questions() > asked);
+}
+
 TEST_CASE("engine: a check in flight is shared by another transaction; cancelling one keeps it for the other",
           "[engine][shared]") {
     Harness h;
