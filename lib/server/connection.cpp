@@ -175,8 +175,9 @@ void Connection::decided(Pending& pending, policy::Decision decision) {
 void Connection::flush() {
     flush_scheduled_ = false;
     if (dead_) return;
-    while (!pending_.empty() && pending_.front()->decision) {
-        auto& done = *pending_.front();
+    std::size_t answered = 0;
+    while (answered < pending_.size() && pending_[answered]->decision) {
+        auto& done = *pending_[answered];
         policy::append_response(out_, done.decision->action);
         if (log::enabled(log::Level::Info)) {
             auto& line = server_.log_scratch();
@@ -191,9 +192,10 @@ void Connection::flush() {
         }
         done.job.reset();
         done.decision.reset();
-        if (spare_.size() < max_spare) spare_.push_back(std::move(pending_.front()));
-        pending_.pop_front();
+        if (spare_.size() < max_spare) spare_.push_back(std::move(pending_[answered]));
+        ++answered;
     }
+    pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(answered));
     write_out();
     if (dead_) return;
     if (!stash_.empty() && !backlogged()) {

@@ -16,7 +16,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -101,7 +100,9 @@ private:
     policy::Parser parser_;
     // In arrival order. Each Pending stays put while its job runs (`done` points at it),
     // and answered ones are kept for reuse: their Requests keep their memory.
-    std::deque<std::unique_ptr<Pending>> pending_;
+    // A vector, not a deque: a deque allocates 576 bytes up front, for each of thousands of
+    // idle connections; Postfix has one request in flight.
+    std::vector<std::unique_ptr<Pending>> pending_;
     std::vector<std::unique_ptr<Pending>> spare_;
     std::string stash_;             // input not parsed yet because too much is in flight
     std::string out_;               // replies not yet written
