@@ -90,8 +90,9 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 # Fields of rpd-bench --csv: 6 ok, 7 errors, 17 requests/s, 18 p50, 20 p99, 22 max (ms), 24 actions.
 field() { echo "$1" | cut -d, -f"$2"; }
-summary() {   # summary CSV -> "req_s=... p50_ms=... p99_ms=... max_ms=... errors=... actions=..."
-    echo "req_s=$(field "$1" 17) p50_ms=$(field "$1" 18) p99_ms=$(field "$1" 20) max_ms=$(field "$1" 22) errors=$(field "$1" 7) actions=$(field "$1" 24 | tr -d '"' | tr ' ' '+')"
+summary() {   # summary CSV [PREFIX] -> "req_s=... p50_ms=... p99_ms=... max_ms=... errors=... actions=..."
+    local p=${2:-}
+    echo "${p}req_s=$(field "$1" 17) ${p}p50_ms=$(field "$1" 18) ${p}p99_ms=$(field "$1" 20) ${p}max_ms=$(field "$1" 22) ${p}errors=$(field "$1" 7) ${p}actions=$(field "$1" 24 | tr -d '"' | tr ' ' '+')"
 }
 queries() { sed -n 's/.*"queries":\([0-9]*\).*/\1/p' "$1"; }
 results=$work/results
@@ -164,7 +165,7 @@ scenario_never() {
         wait "$never_pid" || true
         new=$(cat "$work/never.csv")
         stop "$daemon_pid"; stop "$responder_pid"
-        report "never run=$i new: $(summary "$new") cached-meanwhile: $(summary "$cached")"
+        report "never run=$i $(summary "$new" new_) $(summary "$cached" cached_)"
     done
 }
 
@@ -184,7 +185,7 @@ scenario_memory() {
         wait "$load_pid" || true
         load=$(cat "$work/memory.csv")
         stop "$daemon_pid"; stop "$responder_pid"
-        report "memory run=$i clients=$memory_clients rss_mib=$(awk -v k="$rss" 'BEGIN {printf "%.1f", k / 1024}') rss_after_fill_mib=$(awk -v k="$filled" 'BEGIN {printf "%.1f", k / 1024}') rss_at_start_mib=$(awk -v k="$start" 'BEGIN {printf "%.1f", k / 1024}') fds=$fds fill_req_s=$(field "$fill" 17) load: $(summary "$load")"
+        report "memory run=$i clients=$memory_clients rss_mib=$(awk -v k="$rss" 'BEGIN {printf "%.1f", k / 1024}') rss_after_fill_mib=$(awk -v k="$filled" 'BEGIN {printf "%.1f", k / 1024}') rss_at_start_mib=$(awk -v k="$start" 'BEGIN {printf "%.1f", k / 1024}') fds=$fds fill_req_s=$(field "$fill" 17) $(summary "$load" load_)"
     done
 }
 
