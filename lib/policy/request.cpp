@@ -116,6 +116,10 @@ void Request::clear() noexcept {
     for (const auto& [name, field] : fields) (this->*field).clear();
 }
 
+void Request::swap(Request& other) noexcept {
+    for (const auto& [name, field] : fields) (this->*field).swap(other.*field);
+}
+
 std::string Request::sender_domain() const {
     const auto at = sender.rfind('@');
     if (at == std::string::npos) return {};

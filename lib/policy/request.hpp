@@ -67,6 +67,9 @@ struct Request {
     // Empties every attribute but keeps the strings' memory, so a reused Request stores
     // the next request's values without allocating.
     void clear() noexcept;
+    // Attribute by attribute (std::swap would move every string three times).
+    void swap(Request& other) noexcept;
+    friend void swap(Request& a, Request& b) noexcept { a.swap(b); }
 };
 
 }  // namespace rpd::policy

@@ -459,3 +459,27 @@ TEST_CASE("parser: take_request into a recycled Request leaves nothing of the ol
     CHECK(reused.helo_name == "h.example.test");
     CHECK(reused.sender.empty());
 }
+
+TEST_CASE("parser: every byte value at every position of a word is judged alike", "[parser]") {
+    // The scan looks at eight bytes at a time: each value at each offset of two words.
+    for (int b = 0; b < 256; ++b) {
+        const auto byte = static_cast<char>(b);
+        if (byte == '\n' || byte == '\r') continue;   // line ends: their own tests
+        const bool forbidden = (b < 0x20 && b != '\t') || b == 0x7f;
+        for (std::size_t at = 0; at < 18; ++at) {
+            std::string value(18, 'v');
+            value[at] = byte;
+            INFO("byte " << b << " at " << at);
+            const auto got = feed_one("helo_name=" + value + "\n\n", true);
+            if (forbidden) {
+                REQUIRE(got.error);
+                CHECK(got.error->kind == Kind::Binary);
+                CHECK(got.error->value == static_cast<std::size_t>(b));
+            } else {
+                REQUIRE_FALSE(got.error);
+                REQUIRE(got.requests.size() == 1);
+                CHECK(got.requests[0].helo_name == value);
+            }
+        }
+    }
+}
