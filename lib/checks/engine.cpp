@@ -129,6 +129,7 @@ struct Engine::State {
     Clock clock;
     std::unordered_map<std::string, std::shared_ptr<Transaction>> transactions;
     std::list<Transaction*> lru;   // most recently used first
+    std::uint64_t transactions_added = 0;   // a job without one looks again only if this moved
 
     // Jobs whose checks are all done, decided together on the next loop turn: one post
     // per turn, not one per request.
@@ -182,6 +183,7 @@ struct Engine::State {
     // Stores a transaction for `instance` (not empty, not stored yet).
     std::shared_ptr<Transaction> add_transaction(const std::string& instance, TimePoint now,
                                                  const std::shared_ptr<const config::Config>& config) {
+        ++transactions_added;
         auto txn = std::make_shared<Transaction>();
         txn->config = config;
         txn->last_used = now;
@@ -397,7 +399,9 @@ public:
 
         // A request that took every check finished from the shared table stored no
         // transaction; another request of its instance may have meanwhile.
-        if (!txn_) txn_ = state_->find_transaction(request_.instance, state_->clock());
+        if (!txn_ && state_->transactions_added != added_at_start_) {
+            txn_ = state_->find_transaction(request_.instance, state_->clock());
+        }
         auto verdict = rules::decide(*config_, request_, results, txn_ && txn_->header_sent);
         if (verdict.header) {
             if (!txn_ && !request_.instance.empty()) {
@@ -447,6 +451,7 @@ public:
 
     const std::shared_ptr<Engine::State>& state() const noexcept { return state_; }
     void set_transaction(std::shared_ptr<Transaction> txn) { txn_ = std::move(txn); }
+    void set_added_at_start(std::uint64_t n) noexcept { added_at_start_ = n; }
 
     // The Job went away before its answer: no `done`; a check nobody else waits for is
     // cancelled and forgotten, so a later request starts it afresh.
@@ -494,6 +499,7 @@ private:
     const policy::Request& request_;
     Engine::Done done_;
     Engine::Explained explained_;
+    std::uint64_t added_at_start_ = 0;   // State::transactions_added when the job started
     bool finished_ = false;
     bool posted_ = false;
 };
@@ -574,6 +580,7 @@ std::unique_ptr<policy::Decider::Job> Engine::start(std::shared_ptr<const config
     }
     const auto& c = *config;
     auto core = std::make_shared<JobCore>(state_, txn, config, request, std::move(done), std::move(explained));
+    core->set_added_at_start(s.transactions_added);
 
     const auto state = request.state();
     core->evaluated[index(CheckKind::Client)] = true;
