@@ -3,8 +3,9 @@
 // Implements policy::Decider. Per request it evaluates the checks whose input exists at
 // that protocol_state (client: any state; helo: once helo_name is sent; sender: MAIL,
 // RCPT, DATA, END-OF-MESSAGE), then rules::decide(). `done` runs exactly once, never
-// from inside decide(): every decision is handed to `post` (the server's zero-delay
-// event, event_base_once), also when every result was known at once. Job::expire()
+// from inside decide(): the jobs whose checks are done are decided together on the next
+// loop turn (one `post` per turn, the server's zero-delay event), also when every result
+// was known at once. Job::expire()
 // decides at once, counting unanswered questions as Timeout (-> tempfail, never a
 // permanent outcome). Destroying a Job before its answer cancels it: `done` will not
 // run, and a check that no other request waits for is cancelled (its tickets dropped)
@@ -18,14 +19,16 @@
 // least recently used dropped first, and forgets an instance Options::transaction_ttl
 // after its last request (default 8192 and 10 minutes: Postfix's smtpd_timeout is 300s
 // per command). A request without `instance` shares no transaction. The warning header
-// is sent at most once per instance.
+// is sent at most once per instance. A transaction is stored only when it holds something
+// the shared results below may not (a check in flight, one that cannot be shared, the
+// header sent): an instance whose checks all came from there finds them there again.
 //
 // Shared results: beyond its transaction, a check is shared by every request with the
 // same input (the same client address; HELO name or sender with that address) and the
 // same authenticated exemption, while every answer it used lives: until the earliest
 // expiry of those answers by [dns] (max_ttl, negative_ttl; a TTL of 0 is not shared). A
-// check that ended in tempfail, or with questions outstanding, is never shared: the next
-// request asks again (the resolver's tempfail_ttl still protects the servers). At most
+// check that ended in tempfail, or with questions outstanding, is shared only within its
+// transaction: the next transaction asks again (the resolver's tempfail_ttl still protects the servers). At most
 // Options::max_shared_results checks per kind are kept, least recently used dropped
 // first; a new Config object (SIGHUP) empties the table. A cached decision is thus a few
 // hash lookups and rules::decide(), no resolver call. With keep_evidence off (the daemon),

@@ -5,7 +5,8 @@
 // inside decide(). If the request's deadline fires first, the server calls
 // Job::expire(), which must run `done` at once with what is known (unfinished lookups
 // count as tempfail). Destroying the Job (connection closed) cancels it: `done` will
-// not run.
+// not run. `request` must stay valid until `done` has run or the Job is destroyed (the
+// connection keeps it next to the Job).
 #pragma once
 
 #include <functional>
