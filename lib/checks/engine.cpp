@@ -271,6 +271,7 @@ struct Engine::State {
             o.max_mx_hosts = c.dns.max_mx_hosts;
             o.resolve = all || header || matters(s.not_found) || matters(s.forged) || tempfail_matters(s);
             o.forged = all || header || matters(s.forged);
+            o.forged_matters = matters(s.forged);
             if (!all && exempt) o.resolve = o.forged = false;
             run.check = std::make_unique<HeloCheck>(resolver, r.helo_name, r.client_address, o);
             break;

@@ -128,8 +128,9 @@ HeloResult HeloCheck::result() const {
         if (dns::is_unknown(h.status)) unknowns.push_back(describe_status(h));
     }
     if (!unknowns.empty()) {
-        r.outcome = HeloOutcome::TempFail;
-        r.detail = join(unknowns, "; ");
+        r.outcome = options_.forged_matters ? HeloOutcome::TempFail : HeloOutcome::Pass;
+        r.detail = options_.forged_matters ? join(unknowns, "; ")
+                                           : name_ + " resolves; forged comparison unfinished: " + join(unknowns, "; ");
         return r;
     }
     r.outcome = HeloOutcome::Forged;

@@ -19,7 +19,10 @@
 //
 // Which questions (HeloCheckOptions, set by the engine from the config): `resolve`
 // false -> the outcome after the syntax is skip and nothing is asked; `forged` false ->
-// no MX host lookups, and a name that resolves passes ("forged not compared").
+// no MX host lookups, and a name that resolves passes ("forged not compared");
+// `forged_matters` false (forged compared only for the header or the log) -> a name that
+// resolves but whose comparison could not finish passes, the unknowns noted in the
+// detail: a failed lookup of an MX host must not defer a HELO name that exists.
 #pragma once
 
 #include <optional>
@@ -36,6 +39,7 @@ struct HeloCheckOptions {
     unsigned max_mx_hosts = 10;
     bool resolve = true;
     bool forged = true;
+    bool forged_matters = true;   // an unfinished comparison is tempfail (else pass, noted)
 };
 
 class HeloCheck final : public Check {

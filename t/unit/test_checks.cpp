@@ -767,3 +767,33 @@ TEST_CASE("sender: an expired check never says forged or not_found for what it d
     CHECK(check.result().outcome == SenderOutcome::Forged);
     CHECK(check.finished());
 }
+
+TEST_CASE("helo: an unfinished forged comparison defers only when forged matters", "[checks][helo]") {
+    // The name resolves (its A is another address); its MX host cannot be looked up.
+    for (const bool forged_matters : {true, false}) {
+        for (const auto status : all_statuses) {
+            INFO("MX host A status " << dns::to_string(status) << ", forged matters " << forged_matters);
+            FakeResolver dns;
+            dns.set_a("mx.example.test", {"192.0.2.1"});
+            dns.set("mx.example.test", RrType::Aaaa, DnsStatus::NoData);
+            dns.set_mx("mx.example.test", {{10, "relay.example.test"}});
+            if (status == DnsStatus::Answer) dns.set_a("relay.example.test", {"192.0.2.2"});
+            else dns.set("relay.example.test", RrType::A, status);
+            checks::HeloCheckOptions o;
+            o.forged_matters = forged_matters;
+            const auto r = run_helo(dns, "mx.example.test", v4, o);
+            CHECK(dns.questions() == 4);   // A, AAAA, MX; the MX host's A
+            CHECK(r.outcome != HeloOutcome::NotFound);
+            if (!dns::is_unknown(status)) {
+                CHECK(r.outcome == HeloOutcome::Forged);   // 203.0.113.9 is in neither
+            } else if (forged_matters) {
+                CHECK(r.outcome == HeloOutcome::TempFail);
+                CHECK(contains(r.detail, "relay.example.test"));
+            } else {
+                CHECK(r.outcome == HeloOutcome::Pass);
+                CHECK(contains(r.detail, "forged comparison unfinished"));
+                CHECK(contains(r.detail, "relay.example.test"));
+            }
+        }
+    }
+}
