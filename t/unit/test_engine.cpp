@@ -3,6 +3,7 @@
 // questions it asks, end-to-end answers under the default and the postfix configs.
 #include <catch2/catch.hpp>
 
+#include <deque>
 #include <optional>
 
 #include "checks/engine.hpp"
@@ -71,9 +72,15 @@ struct Harness {
         std::optional<checks::Explanation> explanation;
         const std::string& action() const { return explanation->decision.action; }
     };
+    // The engine refers to a request until its answer (decider.hpp): the harness keeps a
+    // copy of each, as the server keeps them next to their jobs, so a test may pass a
+    // temporary.
+    std::deque<policy::Request> requests;
+
     // Starts a decision; its answer lands in the returned Got.
     std::unique_ptr<policy::Decider::Job> start(const policy::Request& r, const std::shared_ptr<Got>& got) {
-        return engine.explain(config, r, [got](checks::Explanation e) {
+        const auto& kept = requests.emplace_back(r);
+        return engine.explain(config, kept, [got](checks::Explanation e) {
             ++got->calls;
             got->explanation = std::move(e);
         });
@@ -560,7 +567,8 @@ TEST_CASE("engine: done may destroy its own Job (as the server does)", "[engine]
         INFO("by expire: " << by_expire);
         std::unique_ptr<policy::Decider::Job> job;
         int calls = 0;
-        job = h.engine.decide(h.config, request("RCPT", by_expire ? "x" : "y"), [&](policy::Decision d) {
+        const auto r = request("RCPT", by_expire ? "x" : "y");   // outlives the job, as the server's does
+        job = h.engine.decide(h.config, r, [&](policy::Decision d) {
             ++calls;
             CHECK_FALSE(d.action.empty());
             job.reset();   // the connection drops its Job inside the callback
