@@ -71,45 +71,35 @@ void key_of(std::string& key, CheckKind kind, const policy::Request& r, bool exe
     key += exempt ? "\n1" : "\n0";
 }
 
-const std::vector<dns::DnsResult>& lookups_of(const Run& run) {
-    static const std::vector<dns::DnsResult> none;
-    return std::visit(
-        [](const auto& r) -> const std::vector<dns::DnsResult>& {
-            if constexpr (std::is_same_v<std::decay_t<decltype(r)>, std::monostate>) return none;
-            else return r.lookups;
+// Calls f with the run's result, if it has one (not for std::monostate).
+template <class RunType, class F>
+void with_result(RunType& run, F&& f) {
+    std::visit(
+        [&](auto& r) {
+            if constexpr (!std::is_same_v<std::decay_t<decltype(r)>, std::monostate>) f(r);
         },
         run.result);
-}
-
-bool ended_in_tempfail(const Run& run) {
-    if (const auto* r = std::get_if<ClientResult>(&run.result)) return r->outcome == ClientOutcome::TempFail;
-    if (const auto* r = std::get_if<HeloResult>(&run.result)) return r->outcome == HeloOutcome::TempFail;
-    if (const auto* r = std::get_if<SenderResult>(&run.result)) return r->outcome == SenderOutcome::TempFail;
-    return false;
 }
 
 // How long a finished check may serve other transactions: as long as every answer it
 // used is cached by [dns]. Nothing when it could not find something out.
 std::optional<std::chrono::seconds> shareable_for(const Run& run, const dns::CachePolicy& policy) {
-    if (ended_in_tempfail(run)) return std::nullopt;
-    auto life = policy.max_ttl;
-    for (const auto& r : lookups_of(run)) {
-        if (dns::is_unknown(r.status)) return std::nullopt;
-        life = std::min(life, policy.lifetime(r));
-    }
-    if (life <= std::chrono::seconds::zero()) return std::nullopt;
-    return life;
+    std::optional<std::chrono::seconds> shareable;
+    with_result(run, [&](const auto& r) {
+        if (r.outcome == decltype(r.outcome)::TempFail) return;
+        auto life = policy.max_ttl;
+        for (const auto& lookup : r.lookups) {
+            if (dns::is_unknown(lookup.status)) return;
+            life = std::min(life, policy.lifetime(lookup));
+        }
+        if (life > std::chrono::seconds::zero()) shareable = life;
+    });
+    return shareable;
 }
 
 void drop_evidence(Run& run) {
-    std::visit(
-        [](auto& r) {
-            // swap, not `= {}`: that picks operator=(initializer_list), which keeps the capacity
-            if constexpr (!std::is_same_v<std::decay_t<decltype(r)>, std::monostate>) {
-                std::vector<dns::DnsResult>().swap(r.lookups);
-            }
-        },
-        run.result);
+    // swap, not `= {}`: that picks operator=(initializer_list), which keeps the capacity
+    with_result(run, [](auto& r) { std::vector<dns::DnsResult>().swap(r.lookups); });
 }
 
 template <class Result>
@@ -314,16 +304,12 @@ struct Engine::State {
         }
         if (!options.keep_evidence) drop_evidence(run);
         if (keep && packed[index(run.kind)]) {
-            std::visit(
-                [&](const auto& r) {
-                    if constexpr (!std::is_same_v<std::decay_t<decltype(r)>, std::monostate>) {
-                        // A pass's detail serves only explanations, which keep evidence
-                        // and so never pack: leave it out.
-                        const bool passed = r.outcome == decltype(r.outcome)::Pass;
-                        packed[index(run.kind)]->insert(run.key, pack(r, !passed), run.expires);
-                    }
-                },
-                run.result);
+            with_result(run, [&](const auto& r) {
+                // A pass's detail serves only explanations, which keep evidence and so
+                // never pack: leave it out.
+                const bool passed = r.outcome == decltype(r.outcome)::Pass;
+                packed[index(run.kind)]->insert(run.key, pack(r, !passed), run.expires);
+            });
         }
         // The check itself goes when someone next looks at the run, outside its callback.
         if (run.shared && !keep) unshare(run);   // may free the run: nothing touches it after this

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 namespace rpd::checks {
 
@@ -126,28 +127,29 @@ std::optional<ClientResult> unpack_client(std::string_view bytes) {
     return r;
 }
 
-std::optional<HeloResult> unpack_helo(std::string_view bytes) {
+namespace {
+
+// HELO and sender results: the head alone (tag, outcome, flag, detail).
+template <class Result>
+std::optional<Result> unpack_head(std::string_view bytes, Tag tag) {
     Reader in(bytes);
-    if (in.byte() != HeloTag) return std::nullopt;
-    const auto outcome = outcome_from(in.byte(), HeloOutcome::Skip);
-    HeloResult r;
-    r.bad_literal = in.byte() != 0;
+    if (in.byte() != tag) return std::nullopt;
+    const auto outcome = outcome_from(in.byte(), decltype(Result::outcome)::Skip);
+    const bool flag = in.byte() != 0;
+    Result r;
+    if constexpr (std::is_same_v<Result, HeloResult>) r.bad_literal = flag;
     r.detail = in.text();
     if (!outcome || !in.done()) return std::nullopt;
     r.outcome = *outcome;
     return r;
 }
 
+}  // namespace
+
+std::optional<HeloResult> unpack_helo(std::string_view bytes) { return unpack_head<HeloResult>(bytes, HeloTag); }
+
 std::optional<SenderResult> unpack_sender(std::string_view bytes) {
-    Reader in(bytes);
-    if (in.byte() != SenderTag) return std::nullopt;
-    const auto outcome = outcome_from(in.byte(), SenderOutcome::Skip);
-    in.byte();
-    SenderResult r;
-    r.detail = in.text();
-    if (!outcome || !in.done()) return std::nullopt;
-    r.outcome = *outcome;
-    return r;
+    return unpack_head<SenderResult>(bytes, SenderTag);
 }
 
 // --- the store ---
