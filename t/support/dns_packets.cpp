@@ -5,6 +5,8 @@
 
 namespace rpd::test {
 
+using BufferPtr = util::CPtr<ldns_buffer, ldns_buffer_free>;
+
 RrPtr parse_rr(const std::string& text) {
     ldns_rr* rr = nullptr;
     const ldns_status st = ldns_rr_new_frm_str(&rr, text.c_str(), 0, nullptr, nullptr);
@@ -46,7 +48,17 @@ dns::PacketPtr make_packet(const ReplySpec& spec) {
     return pkt;
 }
 
-std::vector<std::uint8_t> to_wire(const ldns_pkt& pkt) {
+std::vector<std::uint8_t> to_wire(const ldns_pkt& pkt, bool compress) {
+    if (!compress) {
+        // With no compression tree ldns writes every name in full (ldns 1.8 host2wire.c).
+        BufferPtr buf(ldns_buffer_new(LDNS_MIN_BUFLEN));
+        if (!buf || ldns_pkt2buffer_wire_compress(buf.get(), &pkt, nullptr) != LDNS_STATUS_OK ||
+            !ldns_buffer_status_ok(buf.get())) {
+            throw std::invalid_argument("ldns_pkt2buffer_wire_compress failed");
+        }
+        const auto* begin = static_cast<const std::uint8_t*>(ldns_buffer_begin(buf.get()));
+        return std::vector<std::uint8_t>(begin, begin + ldns_buffer_position(buf.get()));
+    }
     std::uint8_t* raw = nullptr;
     std::size_t size = 0;
     if (ldns_pkt2wire(&raw, &pkt, &size) != LDNS_STATUS_OK) {
@@ -58,7 +70,7 @@ std::vector<std::uint8_t> to_wire(const ldns_pkt& pkt) {
     return out;
 }
 
-std::vector<std::uint8_t> make_wire(const ReplySpec& spec) { return to_wire(*make_packet(spec)); }
+std::vector<std::uint8_t> make_wire(const ReplySpec& spec, bool compress) { return to_wire(*make_packet(spec), compress); }
 
 std::string soa_text(const std::string& zone, std::uint32_t ttl, std::uint32_t minimum) {
     return zone + ". " + std::to_string(ttl) + " IN SOA ns." + zone + ". hostmaster." + zone +

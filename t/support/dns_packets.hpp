@@ -35,8 +35,11 @@ struct ReplySpec {
 };
 
 dns::PacketPtr make_packet(const ReplySpec& spec);
-std::vector<std::uint8_t> make_wire(const ReplySpec& spec);
-std::vector<std::uint8_t> to_wire(const ldns_pkt& pkt);
+// Names are compressed as a real server does, unless `compress` is false: ldns's
+// compression compares whole names in a red-black tree, O(labels^2) for a 34-label
+// ip6.arpa name, which made it 80% of the benchmark responder's CPU (2026-11-23).
+std::vector<std::uint8_t> make_wire(const ReplySpec& spec, bool compress = true);
+std::vector<std::uint8_t> to_wire(const ldns_pkt& pkt, bool compress = true);
 
 // A typical negative-answer SOA for `zone` with the given TTL and MINIMUM.
 std::string soa_text(const std::string& zone, std::uint32_t ttl, std::uint32_t minimum);

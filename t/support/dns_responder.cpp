@@ -97,6 +97,7 @@ struct DnsResponder::Impl {
     };
 
     int family = AF_INET;
+    bool compress = true;
     sockaddr_storage bound{};
     socklen_t bound_len = 0;
     EventBasePtr base;
@@ -124,8 +125,8 @@ struct DnsResponder::Impl {
     // ---- a query in, a plan out -----------------------------------------------------
 
     // The reply bytes for `plan`; `q` is the decoded query.
-    static std::vector<std::uint8_t> reply_bytes(const SeenQuery& q, const Plan& plan, bool truncated,
-                                                 const std::string& qname, std::uint16_t id) {
+    std::vector<std::uint8_t> reply_bytes(const SeenQuery& q, const Plan& plan, bool truncated,
+                                          const std::string& qname, std::uint16_t id) const {
         ReplySpec spec;
         spec.qname = qname;
         spec.qtype = q.type;
@@ -140,11 +141,11 @@ struct DnsResponder::Impl {
             spec.additional = plan.additional;
         }
         if (q.edns) spec.edns_udp_size = 1232;
-        return make_wire(spec);
+        return make_wire(spec, compress);
     }
 
     // The messages to send for this query, in order.
-    static std::vector<std::vector<std::uint8_t>> messages_for(const SeenQuery& q, const Plan& plan) {
+    std::vector<std::vector<std::uint8_t>> messages_for(const SeenQuery& q, const Plan& plan) const {
         std::vector<std::vector<std::uint8_t>> out;
         const bool truncated = plan.truncate_udp && !q.tcp;
         auto real = reply_bytes(q, plan, truncated, q.name, q.id);
@@ -450,6 +451,7 @@ struct DnsResponder::Impl {
     }
 
     void start(const Options& options) {
+        compress = options.compress;
         bool bound_ok = false;
         // A fixed port that is taken stays taken: one try.
         const int tries = options.port == 0 ? 20 : 1;

@@ -92,6 +92,8 @@ public:
         std::string address = "127.0.0.1";   // or "::1"
         int udp_sockets = 4;                  // sharing the port (SO_REUSEPORT)
         std::uint16_t port = 0;               // 0: a free port; else this one, or the constructor throws
+        bool compress = true;                 // compress names in replies, as real servers do
+                                              // (false: cheaper, for the benchmark responder)
     };
 
     DnsResponder();
