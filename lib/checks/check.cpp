@@ -52,42 +52,36 @@ std::string join(const std::vector<std::string>& parts, std::string_view separat
 
 std::size_t LookupSet::ask(std::string_view name, dns::RrType type, OnResult on_result) {
     const std::size_t index = entries_.size();
-    entries_.push_back(Entry{std::string(name), type, std::nullopt, dns::Ticket{}});
+    auto question = std::make_unique<dns::DnsResult>();
+    question->status = dns::DnsStatus::Timeout;
+    question->name = std::string(name);
+    question->type = type;
+    entries_.push_back(Entry{std::move(question), false, dns::Ticket{}});
     ++pending_;
     // The callback runs from the event loop, later; the entry vector may have grown by
     // then, so it finds its entry by index, never by pointer.
     entries_[index].ticket = resolver_.lookup(name, type, [this, index, cb = std::move(on_result)](const dns::DnsResult& r) {
         auto& entry = entries_[index];
-        if (entry.result) return;   // a resolver must deliver once; ignore a second delivery
-        entry.result = r;
+        if (entry.answered) return;   // a resolver must deliver once; ignore a second delivery
+        entry.answered = true;
         // The question as we asked it, whatever the resolver filled in.
-        entry.result->name = entry.name;
-        entry.result->type = entry.type;
+        std::string asked = std::move(entry.result->name);
+        const auto asked_type = entry.result->type;
+        *entry.result = r;
+        entry.result->name = std::move(asked);
+        entry.result->type = asked_type;
         --pending_;
         cb(index);
     });
     return index;
 }
 
-dns::DnsResult LookupSet::get(std::size_t i) const {
-    const auto& entry = entries_[i];
-    if (entry.result) return *entry.result;
-    dns::DnsResult timeout;
-    timeout.status = dns::DnsStatus::Timeout;
-    timeout.name = entry.name;
-    timeout.type = entry.type;
-    return timeout;
-}
-
-dns::DnsStatus LookupSet::status(std::size_t i) const noexcept {
-    const auto& entry = entries_[i];
-    return entry.result ? entry.result->status : dns::DnsStatus::Timeout;
-}
+dns::DnsStatus LookupSet::status(std::size_t i) const noexcept { return entries_[i].result->status; }
 
 std::vector<dns::DnsResult> LookupSet::evidence() const {
     std::vector<dns::DnsResult> out;
     out.reserve(entries_.size());
-    for (std::size_t i = 0; i < entries_.size(); ++i) out.push_back(get(i));
+    for (const auto& entry : entries_) out.push_back(*entry.result);
     return out;
 }
 

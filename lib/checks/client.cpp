@@ -23,7 +23,7 @@ void ClientCheck::start() {
 void ClientCheck::advance() {
     if (forward_asked_ || !ptr_ || !lookups_.answered(*ptr_)) return;
     forward_asked_ = true;
-    const auto ptr = lookups_.get(*ptr_);
+    const auto& ptr = lookups_.get(*ptr_);
     if (ptr.status != dns::DnsStatus::Answer) return;
     for (const auto& raw : ptr.names) {
         if (forward_names_.size() >= options_.max_ptr_names) break;
@@ -39,7 +39,7 @@ void ClientCheck::advance() {
 
 ClientResult ClientCheck::result() const {
     ClientResult r;
-    r.lookups = lookups_.evidence();
+    if (keep_evidence_) r.lookups = lookups_.evidence();
     if (!address_) {
         r.outcome = ClientOutcome::Skip;
         r.detail = client_address_.empty()
@@ -52,7 +52,7 @@ ClientResult ClientCheck::result() const {
         r.detail = "not looked up";
         return r;
     }
-    const auto ptr = lookups_.get(*ptr_);
+    const auto& ptr = lookups_.get(*ptr_);
     for (const auto& name : ptr.names) r.ptr_names.push_back(log::sanitize(name));
     if (dns::proves_absence(ptr.status)) {
         r.outcome = ClientOutcome::NoPtr;
@@ -75,7 +75,7 @@ ClientResult ClientCheck::result() const {
     std::vector<std::string> unknown;
     std::vector<std::string> absent;
     for (std::size_t i = 0; i < forward_.size(); ++i) {
-        const auto fwd = lookups_.get(forward_[i]);
+        const auto& fwd = lookups_.get(forward_[i]);
         if (has_address(fwd, *address_)) {
             r.confirmed_names.push_back(forward_names_[i]);
         } else if (dns::is_unknown(fwd.status)) {

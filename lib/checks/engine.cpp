@@ -56,19 +56,30 @@ bool authenticated_exempt(const config::CheckCommon& s, const policy::Request& r
     return s.exempt_authenticated && !r.sasl_username.empty() && rules::at_or_after_mail(r.state());
 }
 
+// Whether a HELO or sender check compares the client address with the addresses of
+// the name (forged): when an action or the header depends on it, or `check` asks for
+// everything; never for an exempt request, which asks nothing.
+bool forged_compared(CheckKind kind, const config::Config& c, bool exempt, bool all) noexcept {
+    if (all) return true;
+    if (exempt) return false;
+    const auto& forged = kind == CheckKind::Helo ? c.helo.forged : c.sender.forged;
+    return c.headers.warning || matters(forged);
+}
+
 // The run's input: what a reused result must have been computed from. HELO and sender
-// results depend on the client address too (forged), and on whether the request is
-// exempt as authenticated (then nothing is asked).
-void key_of(std::string& key, CheckKind kind, const policy::Request& r, bool exempt) {
+// results depend on whether the request is exempt as authenticated (then nothing is
+// asked), and on the client address when forged is compared or the input holds an
+// address literal ("[192.0.2.1]" is always compared with it). Otherwise they do not,
+// and every client with that HELO name or sender shares one result.
+void key_of(std::string& key, CheckKind kind, const policy::Request& r, bool exempt, bool forged) {
     key.clear();
     switch (kind) {
     case CheckKind::Client: key += r.client_address; return;
     case CheckKind::Helo: key += r.helo_name; break;
     case CheckKind::Sender: key += r.sender; break;
     }
-    key += '\n';
-    key += r.client_address;
-    key += exempt ? "\n1" : "\n0";
+    key += exempt ? "\n1\n" : "\n0\n";
+    if (forged || key.find('[') != std::string::npos) key += r.client_address;
 }
 
 // Calls f with the run's result, if it has one (not for std::monostate).
@@ -81,20 +92,21 @@ void with_result(RunType& run, F&& f) {
         run.result);
 }
 
-// How long a finished check may serve other transactions: as long as every answer it
-// used is cached by [dns]. Nothing when it could not find something out.
+// How long a just finished check may serve other transactions: as long as every answer
+// it used is cached by [dns]. Nothing when it could not find something out.
 std::optional<std::chrono::seconds> shareable_for(const Run& run, const dns::CachePolicy& policy) {
-    std::optional<std::chrono::seconds> shareable;
-    with_result(run, [&](const auto& r) {
-        if (r.outcome == decltype(r.outcome)::TempFail) return;
-        auto life = policy.max_ttl;
-        for (const auto& lookup : r.lookups) {
-            if (dns::is_unknown(lookup.status)) return;
-            life = std::min(life, policy.lifetime(lookup));
-        }
-        if (life > std::chrono::seconds::zero()) shareable = life;
-    });
-    return shareable;
+    bool tempfail = false;
+    with_result(run, [&](const auto& r) { tempfail = r.outcome == decltype(r.outcome)::TempFail; });
+    if (tempfail || !run.check) return std::nullopt;
+    auto life = policy.max_ttl;
+    const auto& lookups = run.check->lookups();
+    for (std::size_t i = 0; i < lookups.size(); ++i) {
+        const auto& lookup = lookups.get(i);
+        if (dns::is_unknown(lookup.status)) return std::nullopt;
+        life = std::min(life, policy.lifetime(lookup));
+    }
+    if (life <= std::chrono::seconds::zero()) return std::nullopt;
+    return life;
 }
 
 void drop_evidence(Run& run) {
@@ -260,9 +272,9 @@ struct Engine::State {
             HeloCheckOptions o;
             o.max_mx_hosts = c.dns.max_mx_hosts;
             o.resolve = all || header || matters(s.not_found) || matters(s.forged) || tempfail_matters(s);
-            o.forged = all || header || matters(s.forged);
+            o.forged = forged_compared(CheckKind::Helo, c, exempt, all);
             o.forged_matters = matters(s.forged);
-            if (!all && exempt) o.resolve = o.forged = false;
+            if (!all && exempt) o.resolve = false;
             run.check = std::make_unique<HeloCheck>(resolver, r.helo_name, r.client_address, o);
             break;
         }
@@ -272,13 +284,14 @@ struct Engine::State {
             o.max_mx_hosts = c.dns.max_mx_hosts;
             o.lookup = all || header || matters(s.not_found) || matters(s.null_mx) || matters(s.forged) ||
                        tempfail_matters(s);
-            o.forged = all || header || matters(s.forged);
+            o.forged = forged_compared(CheckKind::Sender, c, exempt, all);
             o.forged_matters = matters(s.forged);
-            if (!all && exempt) o.lookup = o.forged = false;
+            if (!all && exempt) o.lookup = false;
             run.check = std::make_unique<SenderCheck>(resolver, r.sender, r.client_address, o);
             break;
         }
         }
+        run.check->keep_evidence(options.keep_evidence);
         Run* raw = &run;   // the Run owns the check, so it outlives the callback
         run.check->set_on_finish([this, raw] { finish(*raw); });
     }
@@ -590,7 +603,8 @@ std::unique_ptr<policy::Decider::Job> Engine::start(std::shared_ptr<const config
             continue;
         }
         const bool exempt = kind != CheckKind::Client && authenticated_exempt(*sections[k], request);
-        key_of(s.scratch_key, kind, request, exempt);
+        key_of(s.scratch_key, kind, request, exempt,
+               kind != CheckKind::Client && forged_compared(kind, c, exempt, s.options.ask_everything));
         std::shared_ptr<Run> run = txn ? txn->runs[k] : nullptr;
         if (!run || run->cancelled || run->key != s.scratch_key) {
             run = s.find_or_start(kind, c, request, s.scratch_key, exempt, now);

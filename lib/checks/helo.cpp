@@ -83,8 +83,8 @@ HeloResult HeloCheck::result() const {
     if (early_) return *early_;
     if (!started_) return make(HeloOutcome::Skip, "not looked up");
     HeloResult r;
-    r.lookups = lookups_.evidence();
-    const auto a = lookups_.get(a_), aaaa = lookups_.get(aaaa_), mx = lookups_.get(mx_);
+    if (keep_evidence_) r.lookups = lookups_.evidence();
+    const auto& a = lookups_.get(a_), &aaaa = lookups_.get(aaaa_), &mx = lookups_.get(mx_);
     const dns::DnsResult* own[] = {&a, &aaaa, &mx};
 
     bool resolves = false, unknown = false;
@@ -118,7 +118,7 @@ HeloResult HeloCheck::result() const {
     if (dns::is_unknown(own_family.status)) unknowns.push_back(describe_status(own_family));
     if (dns::is_unknown(mx.status)) unknowns.push_back(describe_status(mx));
     for (const auto& [host, index] : hosts_) {
-        const auto h = lookups_.get(index);
+        const auto& h = lookups_.get(index);
         if (has_address(h, *client_)) {
             r.outcome = HeloOutcome::Pass;
             r.detail = "MX host " + host + " of " + name_ + " has " + std::string(dns::to_string(family)) + " " +

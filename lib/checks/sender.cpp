@@ -64,7 +64,7 @@ void SenderCheck::start() {
 }
 
 bool SenderCheck::null_mx() const {
-    const auto mx = lookups_.get(mx_);
+    const auto& mx = lookups_.get(mx_);
     if (mx.status != dns::DnsStatus::Answer || mx.mx.size() != 1) return false;
     const auto& exchange = mx.mx.front().exchange;
     return exchange.empty() || exchange == ".";
@@ -98,8 +98,8 @@ SenderResult SenderCheck::result() const {
     if (early_) return *early_;
     if (!started_) return make(SenderOutcome::Skip, "not looked up");
     SenderResult r;
-    r.lookups = lookups_.evidence();
-    const auto mx = lookups_.get(mx_), a = lookups_.get(a_), aaaa = lookups_.get(aaaa_);
+    if (keep_evidence_) r.lookups = lookups_.evidence();
+    const auto& mx = lookups_.get(mx_), &a = lookups_.get(a_), &aaaa = lookups_.get(aaaa_);
     const auto result = [&r](SenderOutcome outcome, std::string detail) {
         r.outcome = outcome;
         r.detail = std::move(detail);
@@ -107,8 +107,10 @@ SenderResult SenderCheck::result() const {
     };
     if (null_mx()) return result(SenderOutcome::NullMx, domain_ + " has a null MX (RFC 7505): it accepts no mail");
 
-    // The client address among the domain's or its MX hosts' addresses settles it.
-    if (client_) {
+    // The client address among the domain's or its MX hosts' addresses settles it. Only
+    // when forged is compared: otherwise the result must not depend on the client (the
+    // engine then shares it between clients).
+    if (client_ && options_.forged) {
         for (const auto* own : {&a, &aaaa}) {
             if (has_address(*own, *client_)) {
                 return result(SenderOutcome::Pass, domain_ + " has " + std::string(family_name(*client_)) + " " +

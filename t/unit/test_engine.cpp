@@ -729,6 +729,71 @@ TEST_CASE("engine: checks are shared across transactions while their answers liv
     }
 }
 
+TEST_CASE("engine: HELO and sender results are shared between clients unless forged is compared", "[engine][shared]") {
+    // Two clients with the same HELO name and sender; the second is not in the HELO
+    // name's or the sender domain's addresses (it would be forged).
+    constexpr const char* other = "198.51.100.7";
+    const auto second_client = [&](const char* instance) {
+        auto r = request("RCPT", instance);
+        r.client_address = other;
+        return r;
+    };
+    const auto world = [&](test::FakeResolver& dns) {
+        good_world_ttl(dns);
+        dns.set("7.100.51.198.in-addr.arpa", RrType::Ptr, absent(DnsStatus::NxDomain));
+    };
+    SECTION("forged has no action and no header: one HELO and one sender result for both") {
+        Harness h(test::postfix_config());
+        world(h.dns);
+        const auto first = h.decide(request("RCPT", "a"));
+        const auto asked = h.dns.questions();
+        const auto got = h.decide(second_client("b"));
+        CHECK(h.dns.questions() == asked + 1);   // only the new client's PTR
+        CHECK(h.engine.shared_results() == 4);   // two clients, one HELO, one sender
+        CHECK(got.explanation->checks[1].outcome == "pass");
+        CHECK(got.explanation->checks[2].outcome == "pass");
+        // The result does not mention either client: it is the same for both.
+        CHECK(got.explanation->checks[1].detail == first.explanation->checks[1].detail);
+        CHECK(got.explanation->checks[2].detail == first.explanation->checks[2].detail);
+    }
+    SECTION("forged with an action: each client has its own result") {
+        auto c = test::postfix_config();
+        c.helo.forged = act("REJECT forged HELO");
+        c.sender.forged = act("REJECT forged sender");
+        Harness h(c);
+        world(h.dns);
+        CHECK(h.decide(request("RCPT", "a")).explanation->checks[1].outcome == "pass");
+        const auto got = h.decide(second_client("b"));
+        CHECK(got.explanation->checks[1].outcome == "forged");
+        CHECK(got.explanation->checks[2].outcome == "forged");
+        CHECK(got.action() == "REJECT forged HELO");
+        CHECK(h.engine.shared_results() == 6);
+    }
+    SECTION("the warning header shows forged: each client has its own result") {
+        Harness h;   // default config: headers.warning = true
+        world(h.dns);
+        h.decide(request("RCPT", "a"));
+        const auto got = h.decide(second_client("b"));
+        CHECK(got.explanation->checks[1].outcome == "forged");
+        CHECK(got.explanation->checks[2].outcome == "forged");
+    }
+    SECTION("an address literal is always compared with the client address") {
+        Harness h(test::postfix_config());
+        world(h.dns);
+        auto r = request("RCPT", "a");
+        r.helo_name = "[203.0.113.9]";
+        r.sender = "a@[203.0.113.9]";
+        const auto first = h.decide(r);
+        CHECK(first.explanation->checks[1].outcome == "pass");
+        CHECK(first.explanation->checks[2].outcome == "pass");
+        r.instance = "b";
+        r.client_address = other;
+        const auto got = h.decide(r);
+        CHECK(got.explanation->checks[1].outcome == "forged");
+        CHECK(got.explanation->checks[2].outcome == "forged");
+    }
+}
+
 TEST_CASE("engine: without evidence, shared results are kept packed and decoded on demand", "[engine][shared]") {
     auto o = checks::Engine::Options{};
     o.keep_evidence = false;
