@@ -129,6 +129,17 @@ std::string errno_text(int err) { return std::strerror(err); }
 struct StubResolver::Impl {
     struct Query;
 
+    // A pooled UDP socket, connected to one server (resolver.hpp: the socket pool).
+    struct UdpSocket {
+        Impl* impl = nullptr;
+        std::size_t server = 0;                             // index into Impl::addresses
+        unsigned uses = 0;                                  // tries sent on it
+        bool retired = false;                               // takes no new try
+        std::unordered_map<std::uint16_t, Query*> tries;    // its tries waiting for a reply, by ID
+        Fd fd;
+        EventPtr readable;   // after fd: the event goes first on destruction
+    };
+
     struct Waiter {
         Callback callback;
         Query* query = nullptr;              // null for a result that is ready (cache hit)
@@ -154,9 +165,11 @@ struct StubResolver::Impl {
         DnsStatus last_failure = DnsStatus::Timeout;
         std::optional<DnsResult> server_failure;   // the last SERVFAIL/REFUSED/BADRESPONSE reply
 
-        // The current try. fd before the events: the events go first on destruction.
+        // The current try: on a pooled UDP socket, or on its own TCP connection (fd
+        // before the events: the events go first on destruction).
         Transport transport = Transport::None;
         std::uint16_t id = 0;
+        UdpSocket* udp = nullptr;
         Fd fd;
         EventPtr readable;
         EventPtr writable;
@@ -195,14 +208,25 @@ struct StubResolver::Impl {
     EventPtr reap_event;
     bool reap_scheduled = false;
 
+    unsigned udp_sockets_max;                              // ResolverOptions, clamped
+    unsigned udp_socket_uses;
+    std::vector<std::vector<std::unique_ptr<UdpSocket>>> udp_pool;   // per server: every open socket
+    std::vector<std::vector<UdpSocket*>> udp_usable;                 // per server: those not retired
+    std::vector<std::unique_ptr<UdpSocket>> closed_sockets;          // freed on the next turn
+
     Impl(event_base* b, const config::DnsConfig& c, ResolverOptions options)
         : base(b),
           cfg(c),
           servers(effective_nameservers(c, options.resolv_conf)),
           policy(CachePolicy::from(c)),
           cache(c.cache_entries),
-          clock(options.clock ? std::move(options.clock) : [] { return RealClock::now(); }) {
+          clock(options.clock ? std::move(options.clock) : [] { return RealClock::now(); }),
+          udp_sockets_max(std::clamp(options.udp_sockets, 1u, 1024u)),
+          // Bounded so that a socket's tries never hold a large share of the 65,536 IDs.
+          udp_socket_uses(std::clamp(options.udp_socket_uses, 1u, 4096u)) {
         for (const auto& ns : servers) addresses.push_back(to_sockaddr(ns));
+        udp_pool.resize(addresses.size());
+        udp_usable.resize(addresses.size());
         ready_event.reset(event_new(base, -1, 0, &Impl::on_ready, this));
         reap_event.reset(event_new(base, -1, 0, &Impl::on_reap, this));
         if (!ready_event || !reap_event) throw std::bad_alloc();
@@ -214,6 +238,9 @@ struct StubResolver::Impl {
         fifo.clear();
         inflight.clear();
         finished.clear();
+        udp_usable.clear();
+        udp_pool.clear();
+        closed_sockets.clear();
     }
 
     std::chrono::microseconds timeout() const noexcept {
@@ -374,6 +401,10 @@ struct StubResolver::Impl {
     }
 
     void close_try(Query& q) noexcept {
+        if (q.udp != nullptr) {
+            release_try(*q.udp, q.id);
+            q.udp = nullptr;
+        }
         q.readable.reset();
         q.writable.reset();
         q.fd.reset();
@@ -393,27 +424,176 @@ struct StubResolver::Impl {
         const ServerAddress& server = addresses[q.server];
         q.last_server = server.text;
         q.transport = Transport::Udp;
-        q.id = ids.next();
+        int err = 0;
+        UdpSocket* socket = udp_socket(q.server, err);
+        if (socket == nullptr) return defer_failure(q, DnsStatus::NetError, errno_text(err));
+        q.id = unused_id(*socket);
         const auto wire = build_query(q.question, q.id);
         if (wire.empty()) return defer_failure(q, DnsStatus::NetError, "cannot build the query");
-        // A new socket per try: a fresh ephemeral source port (the kernel picks it at
-        // random), and connect() makes the kernel drop datagrams from anyone else.
-        const int fd = ::socket(server.family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (fd < 0) return defer_failure(q, DnsStatus::NetError, errno_text(errno));
-        q.fd.reset(fd);
-        if (::connect(fd, reinterpret_cast<const sockaddr*>(&server.sa), server.len) != 0) {
-            return defer_failure(q, DnsStatus::NetError, errno_text(errno));
-        }
-        const ssize_t n = ::send(fd, wire.data(), wire.size(), 0);
+        const ssize_t n = ::send(socket->fd.get(), wire.data(), wire.size(), 0);
         if (n != static_cast<ssize_t>(wire.size())) {
-            return defer_failure(q, DnsStatus::NetError, n < 0 ? errno_text(errno) : "short send");
+            // ECONNREFUSED here reports an earlier ICMP error: this server is not listening.
+            const std::string detail = n < 0 ? errno_text(errno) : "short send";
+            retire(*socket);
+            return defer_failure(q, DnsStatus::NetError, detail);
         }
+        socket->tries.emplace(q.id, &q);
+        q.udp = socket;
+        if (++socket->uses >= udp_socket_uses) retire(*socket);
         ++counters.queries_sent;
         emit(DebugEvent::Kind::Query, q, "udp", {});
-        q.readable.reset(event_new(base, fd, EV_READ | EV_PERSIST, &Impl::on_udp_readable, &q));
-        if (!q.readable) throw std::bad_alloc();
-        event_add(q.readable.get(), nullptr);
         arm_timer(q, timeout());
+    }
+
+    // ---- the UDP socket pool --------------------------------------------------------------
+
+    // A socket for a try to `server`: a new one while the pool has room, else one of
+    // the open ones at random. Null with `err` set if none can be had.
+    UdpSocket* udp_socket(std::size_t server, int& err) {
+        auto& usable = udp_usable[server];
+        if (usable.size() < udp_sockets_max) {
+            if (UdpSocket* fresh = open_socket(server, err)) return fresh;
+            if (usable.empty()) return nullptr;
+        }
+        return usable[ids.next() % usable.size()];
+    }
+
+    UdpSocket* open_socket(std::size_t server, int& err) {
+        const ServerAddress& sa = addresses[server];
+        auto socket = std::make_unique<UdpSocket>();
+        socket->impl = this;
+        socket->server = server;
+        const int fd = ::socket(sa.family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+            err = errno;
+            return nullptr;
+        }
+        socket->fd.reset(fd);
+        // connect(): the kernel picks a random ephemeral port, and drops datagrams from
+        // anyone but the server.
+        if (::connect(fd, reinterpret_cast<const sockaddr*>(&sa.sa), sa.len) != 0) {
+            err = errno;
+            return nullptr;
+        }
+        socket->readable.reset(event_new(base, fd, EV_READ | EV_PERSIST, &Impl::on_udp_readable, socket.get()));
+        if (!socket->readable) throw std::bad_alloc();
+        event_add(socket->readable.get(), nullptr);
+        UdpSocket* raw = socket.get();
+        udp_pool[server].push_back(std::move(socket));
+        udp_usable[server].push_back(raw);
+        return raw;
+    }
+
+    // A random ID that no other try on this socket holds (at most udp_socket_uses do).
+    std::uint16_t unused_id(const UdpSocket& socket) {
+        for (int i = 0; i < 16; ++i) {
+            const std::uint16_t id = ids.next();
+            if (!socket.tries.contains(id)) return id;
+        }
+        std::uint16_t id = ids.next();
+        while (socket.tries.contains(id)) ++id;   // ends: fewer than 4,097 are taken
+        return id;
+    }
+
+    // No new try goes to this socket; it closes when its last one ends.
+    void retire(UdpSocket& socket) noexcept {
+        if (socket.retired) return;
+        socket.retired = true;
+        auto& usable = udp_usable[socket.server];
+        if (const auto it = std::find(usable.begin(), usable.end(), &socket); it != usable.end()) {
+            *it = usable.back();
+            usable.pop_back();
+        }
+        if (socket.tries.empty()) close_later(socket);
+    }
+
+    void release_try(UdpSocket& socket, std::uint16_t id) noexcept {
+        socket.tries.erase(id);
+        if (socket.retired && socket.tries.empty()) close_later(socket);
+    }
+
+    // Out of the pool now, closed on the next turn: we may be inside its own callback.
+    void close_later(UdpSocket& socket) noexcept {
+        auto& pool = udp_pool[socket.server];
+        const auto it = std::find_if(pool.begin(), pool.end(), [&](const auto& p) { return p.get() == &socket; });
+        if (it == pool.end()) return;
+        try {
+            closed_sockets.push_back(std::move(*it));
+        } catch (...) {   // no room to defer: it stays in the pool, retired and idle
+            return;
+        }
+        *it = std::move(pool.back());
+        pool.pop_back();
+        if (!reap_scheduled) {
+            reap_scheduled = true;
+            event_active(reap_event.get(), 0, 0);
+        }
+    }
+
+    // A reply on a pooled socket goes to the try with its ID; that try checks the rest.
+    void udp_readable(UdpSocket& socket) {
+        for (int i = 0; i < 64; ++i) {   // bounded: other events get their turn
+            sockaddr_storage from{};
+            socklen_t len = sizeof(from);
+            const ssize_t n =
+                ::recvfrom(socket.fd.get(), rx.data(), rx.size(), 0, reinterpret_cast<sockaddr*>(&from), &len);
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+                // ECONNREFUSED: an ICMP port unreachable for our connected socket. It says
+                // the server is not listening, whichever try it came for: all of them fail.
+                return socket_failed(socket, errno);
+            }
+            if (!same_peer(from, len, addresses[socket.server])) {
+                drop_unmatched(socket, "wrong source");
+                continue;
+            }
+            const auto it = n >= 2 ? socket.tries.find(static_cast<std::uint16_t>((rx[0] << 8) | rx[1]))
+                                   : socket.tries.end();
+            if (it == socket.tries.end()) {
+                drop_unmatched(socket, n >= 2 ? "wrong id" : "undecodable");
+                continue;
+            }
+            Query& q = *it->second;
+            try {
+                take_message(q, {rx.data(), static_cast<std::size_t>(n)});
+            } catch (...) {
+                abort(q);
+            }
+        }
+    }
+
+    void socket_failed(UdpSocket& socket, int err) {
+        retire(socket);
+        std::vector<Query*> tries;
+        tries.reserve(socket.tries.size());
+        for (const auto& [id, q] : socket.tries) tries.push_back(q);
+        const std::string detail = errno_text(err);
+        // A try's end may end its question and call out, but frees no query before the
+        // next turn, and nothing new goes to a retired socket.
+        for (Query* q : tries) {
+            if (q->udp != &socket) continue;
+            try {
+                try_failed(*q, DnsStatus::NetError, detail, false);
+            } catch (...) {
+                abort(*q);
+            }
+        }
+    }
+
+    // A datagram no try on the socket asked for.
+    void drop_unmatched(const UdpSocket& socket, std::string_view why) noexcept {
+        ++counters.dropped;
+        if (!debug) return;
+        DebugEvent ev;
+        ev.kind = DebugEvent::Kind::Dropped;
+        ev.server = addresses[socket.server].text;
+        ev.transport = "udp";
+        ev.detail = why;
+        try {
+            debug(ev);
+        } catch (...) {
+        }
     }
 
     void start_tcp(Query& q) {
@@ -486,25 +666,6 @@ struct StubResolver::Impl {
         q.server_failure = std::move(r);
         try_failed(q, status, to_string(status), true);
         return true;
-    }
-
-    void udp_readable(Query& q) {
-        for (int i = 0; i < 64; ++i) {   // bounded: other events get their turn
-            sockaddr_storage from{};
-            socklen_t len = sizeof(from);
-            const ssize_t n = ::recvfrom(q.fd.get(), rx.data(), rx.size(), 0, reinterpret_cast<sockaddr*>(&from), &len);
-            if (n < 0) {
-                if (errno == EINTR) continue;
-                if (errno == EAGAIN || errno == EWOULDBLOCK) return;
-                // ECONNREFUSED: an ICMP port unreachable for our connected socket.
-                return try_failed(q, DnsStatus::NetError, errno_text(errno), false);
-            }
-            if (!same_peer(from, len, addresses[q.server])) {
-                drop(q, "wrong source");
-                continue;
-            }
-            if (take_message(q, {rx.data(), static_cast<std::size_t>(n)})) return;
-        }
     }
 
     void tcp_writable(Query& q) {
@@ -675,7 +836,11 @@ struct StubResolver::Impl {
         guarded(arg, [](Impl& impl, Query& q) { impl.try_expired(q); });
     }
     static void on_udp_readable(evutil_socket_t, short, void* arg) noexcept {
-        guarded(arg, [](Impl& impl, Query& q) { impl.udp_readable(q); });
+        auto* socket = static_cast<UdpSocket*>(arg);
+        try {
+            socket->impl->udp_readable(*socket);
+        } catch (...) {   // each message's own failure is handled inside; nothing else throws
+        }
     }
     static void on_tcp_writable(evutil_socket_t, short, void* arg) noexcept {
         guarded(arg, [](Impl& impl, Query& q) { impl.tcp_writable(q); });
@@ -702,6 +867,7 @@ struct StubResolver::Impl {
         auto* impl = static_cast<Impl*>(arg);
         impl->reap_scheduled = false;
         impl->finished.clear();
+        impl->closed_sockets.clear();
     }
 };
 

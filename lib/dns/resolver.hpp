@@ -4,9 +4,18 @@
 // never from inside lookup() (a cache hit too arrives through a zero-delay event).
 // Identical questions in flight share one query; at most [dns].max_inflight queries are
 // out at once and the rest wait in FIFO order. A reply counts only if it comes from the
-// server asked (a connected socket per try, fresh ephemeral port), with the same random
-// ID and the same question; anything else is dropped, counted, and the query keeps
-// waiting. EDNS0 offers 1232 bytes; a truncated (TC) reply is asked again over TCP.
+// server asked, with the same random ID and the same question; anything else is
+// dropped, counted, and the query keeps waiting. EDNS0 offers 1232 bytes; a truncated
+// (TC) reply is asked again over TCP.
+//
+// UDP goes through a randomised socket pool (SPEC §6): per nameserver up to
+// ResolverOptions::udp_sockets sockets, each connect()ed to that server (the kernel
+// drops datagrams from anyone else) from an ephemeral port the kernel picks at random.
+// Each try goes out on one of them chosen at random, with an ID no other query on that
+// socket holds; a socket is retired after udp_socket_uses tries and closed when its
+// last one ends, so ports keep changing. A spoofer must still hit an open (port, ID)
+// pair and the question; opening a socket per try cost a third of an uncached
+// request's CPU (socket, connect, two epoll_ctl, close).
 //
 // Tries: for each nameserver in order, up to [dns].attempts tries of [dns].timeout each.
 // A timeout or a socket error moves to the next try; a SERVFAIL, REFUSED or unusable
@@ -82,6 +91,10 @@ struct ResolverOptions {
     std::function<TimePoint()> clock;
     // Read when [dns].nameservers is empty.
     std::string resolv_conf = "/etc/resolv.conf";
+    // The UDP socket pool: sockets open at once per nameserver, and tries each carries
+    // before it is retired (1: a fresh socket and port for every try).
+    unsigned udp_sockets = 64;
+    unsigned udp_socket_uses = 100;
 };
 
 class StubResolver final : public Resolver {

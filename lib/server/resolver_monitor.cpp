@@ -31,6 +31,8 @@ std::string ResolverMonitor::describe(const dns::DebugEvent& ev) {
     case dns::DebugEvent::Kind::Query:
         return fmt::format("dns: ask {} {} @{} {} id={}", name, type, server, ev.transport, ev.id);
     case dns::DebugEvent::Kind::Dropped:
+        // No name: a datagram that no query on its socket was waiting for.
+        if (ev.name.empty()) return fmt::format("dns: dropped a reply @{}: {}", server, log::sanitize(ev.detail));
         return fmt::format("dns: dropped a reply for {} {} @{}: {}", name, type, server, log::sanitize(ev.detail));
     case dns::DebugEvent::Kind::TryFailed:
         return fmt::format("dns: try failed {} {} @{} {}: {}", name, type, server, ev.transport,

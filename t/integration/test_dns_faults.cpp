@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <map>
+#include <optional>
 #include <set>
 
 #include "dns/resolver.hpp"
@@ -284,35 +286,112 @@ TEST_CASE("dns/faults: nobody listening is NETERROR, quickly", "[.integration][d
     CHECK(std::chrono::steady_clock::now() - start < 1s);   // ICMP port unreachable, not a timeout
 }
 
-TEST_CASE("dns/faults: random IDs, a fresh source port per query, EDNS0 1232", "[.integration][dns][faults]") {
-    Fixture f;
-    f.responder.set_default([](const test::SeenQuery& q) { return Plan::records({q.name + ". 300 IN A 192.0.2.1"}); });
-    constexpr int n = 200;
+// Asks n different names at once and waits for every answer.
+std::vector<test::SeenQuery> ask_many(Fixture& f, int n, const std::string& prefix) {
     int done = 0;
     std::vector<dns::Ticket> tickets;
     for (int i = 0; i < n; ++i) {
-        tickets.push_back(f.resolver->lookup("q" + std::to_string(i) + ".example.test", RrType::A,
+        tickets.push_back(f.resolver->lookup(prefix + std::to_string(i) + ".example.test", RrType::A,
                                              [&](const dns::DnsResult& r) { done += r.status == DnsStatus::Answer; }));
     }
     REQUIRE(f.loop.run_until([&] { return done == n; }, 10s));
-    const auto seen = f.responder.seen();
+    return f.responder.seen();
+}
+
+TEST_CASE("dns/faults: random IDs, a randomised pool of source ports, EDNS0 1232", "[.integration][dns][faults]") {
+    Fixture f;
+    f.responder.set_default([](const test::SeenQuery& q) { return Plan::records({q.name + ". 300 IN A 192.0.2.1"}); });
+    constexpr int n = 200;
+    const auto seen = ask_many(f, n, "q");
     REQUIRE(seen.size() == n);
     std::set<std::uint16_t> ids, ports;
+    std::set<std::pair<std::uint16_t, std::uint16_t>> port_ids;
     for (const auto& q : seen) {
         ids.insert(q.id);
         ports.insert(q.source_port);
+        port_ids.emplace(q.source_port, q.id);
         CHECK(q.edns);
         CHECK(q.edns_udp_size == 1232);
         CHECK_FALSE(q.edns_do);
         CHECK(q.rd);
         CHECK_FALSE(q.tcp);
     }
-    CHECK(ports.size() == n);   // all open at once: all different
+    // 200 at once over the default pool of 64 sockets: every socket used, and no two
+    // queries on one socket with the same ID.
+    CHECK(ports.size() == dns::ResolverOptions{}.udp_sockets);
+    CHECK(port_ids.size() == n);
     CHECK(ids.size() >= n - 5);   // 16 random bits: a few collisions at most
     // Not a counter: consecutive IDs are not successors.
     int successors = 0;
     for (std::size_t i = 1; i < seen.size(); ++i) successors += seen[i].id == static_cast<std::uint16_t>(seen[i - 1].id + 1);
     CHECK(successors < 5);
+    // Nor are the ports a sequence.
+    std::vector<std::uint16_t> sorted(ports.begin(), ports.end());
+    int adjacent = 0;
+    for (std::size_t i = 1; i < sorted.size(); ++i) adjacent += sorted[i] == sorted[i - 1] + 1;
+    CHECK(adjacent < 10);
+}
+
+TEST_CASE("dns/faults: a pooled socket carries a bounded number of tries, then its port changes",
+          "[.integration][dns][faults]") {
+    SECTION("4 sockets of 10 tries each") {
+        Fixture f;
+        dns::ResolverOptions options;
+        options.clock = f.clock.fn();
+        options.udp_sockets = 4;
+        options.udp_socket_uses = 10;
+        f.resolver = std::make_unique<dns::StubResolver>(f.loop.base(), config_for({f.responder.nameserver()}), options);
+        f.responder.set_default([](const test::SeenQuery& q) { return Plan::records({q.name + ". 300 IN A 192.0.2.1"}); });
+        std::map<std::uint16_t, int> per_port;
+        for (int round = 0; round < 10; ++round) {   // 10 rounds of 30 at once
+            f.responder.clear_counts();
+            for (const auto& q : ask_many(f, 30, "r" + std::to_string(round) + "-")) ++per_port[q.source_port];
+        }
+        CHECK(per_port.size() >= 30);   // 300 tries at 10 per socket
+        for (const auto& [port, tries] : per_port) {
+            INFO("port " << port);
+            CHECK(tries <= 10);
+        }
+        CHECK(f.resolver->outstanding() == 0);
+    }
+    SECTION("1 try per socket: a fresh port every time") {
+        Fixture f;
+        dns::ResolverOptions options;
+        options.clock = f.clock.fn();
+        options.udp_socket_uses = 1;
+        f.resolver = std::make_unique<dns::StubResolver>(f.loop.base(), config_for({f.responder.nameserver()}), options);
+        f.responder.set_default([](const test::SeenQuery& q) { return Plan::records({q.name + ". 300 IN A 192.0.2.1"}); });
+        std::set<std::uint16_t> ports;
+        for (const auto& q : ask_many(f, 100, "one-")) ports.insert(q.source_port);
+        CHECK(ports.size() == 100);
+    }
+}
+
+TEST_CASE("dns/faults: a reply for another query on the same socket goes to that query, which drops it",
+          "[.integration][dns][faults]") {
+    // One socket for everything: the decoy with the wrong ID may carry the ID of the other
+    // query; whoever gets it checks the question and drops it.
+    Fixture f;
+    dns::ResolverOptions options;
+    options.clock = f.clock.fn();
+    options.udp_sockets = 1;
+    f.resolver = std::make_unique<dns::StubResolver>(f.loop.base(), config_for({f.responder.nameserver()}), options);
+    Plan decoys = Plan::records({host_a});
+    decoys.wrong_id_first = decoys.other_question_first = true;
+    f.responder.set("host.example.test", RrType::A, decoys);
+    f.responder.set("other.example.test", RrType::A, Plan::records({"other.example.test. 300 IN A 192.0.2.11"}));
+    std::optional<dns::DnsResult> host, other;
+    auto t1 = f.resolver->lookup("host.example.test", RrType::A, [&](const dns::DnsResult& r) { host = r; });
+    auto t2 = f.resolver->lookup("other.example.test", RrType::A, [&](const dns::DnsResult& r) { other = r; });
+    REQUIRE(f.loop.run_until([&] { return host && other; }, 5s));
+    REQUIRE(host->addresses.size() == 1);
+    CHECK(host->addresses[0].to_string() == "192.0.2.10");
+    REQUIRE(other->addresses.size() == 1);
+    CHECK(other->addresses[0].to_string() == "192.0.2.11");
+    CHECK(f.counters().dropped == 2);
+    std::set<std::uint16_t> ports;
+    for (const auto& q : f.responder.seen()) ports.insert(q.source_port);
+    CHECK(ports.size() == 1);
 }
 
 TEST_CASE("dns/faults: a name that cannot be asked is BADRESPONSE, later, with nothing sent", "[.integration][dns][faults]") {
