@@ -208,6 +208,7 @@ struct StubResolver::Impl {
     EventPtr reap_event;
     bool reap_scheduled = false;
 
+    bool record_text;
     unsigned udp_sockets_max;                              // ResolverOptions, clamped
     unsigned udp_socket_uses;
     std::vector<std::vector<std::unique_ptr<UdpSocket>>> udp_pool;   // per server: every open socket
@@ -221,6 +222,7 @@ struct StubResolver::Impl {
           policy(CachePolicy::from(c)),
           cache(c.cache_entries),
           clock(options.clock ? std::move(options.clock) : [] { return RealClock::now(); }),
+          record_text(options.record_text),
           udp_sockets_max(std::clamp(options.udp_sockets, 1u, 1024u)),
           // Bounded so that a socket's tries never hold a large share of the 65,536 IDs.
           udp_socket_uses(std::clamp(options.udp_socket_uses, 1u, 4096u)) {
@@ -651,7 +653,7 @@ struct StubResolver::Impl {
             start_tcp(q);
             return true;
         }
-        DnsResult r = interpret(*pkt, q.question);
+        DnsResult r = interpret(*pkt, q.question, record_text);
         r.server = q.last_server;
         switch (r.status) {
         case DnsStatus::Answer: case DnsStatus::NxDomain: case DnsStatus::NoData:
@@ -884,6 +886,7 @@ void StubResolver::cancel(std::uint64_t id) noexcept { impl_->cancel(id); }
 
 const Counters& StubResolver::counters() const noexcept { return impl_->counters; }
 void StubResolver::set_debug(DebugHook hook) { impl_->debug = std::move(hook); }
+void StubResolver::set_record_text(bool on) noexcept { impl_->record_text = on; }
 const std::vector<config::NameServer>& StubResolver::nameservers() const noexcept { return impl_->servers; }
 std::size_t StubResolver::outstanding() const noexcept { return impl_->active; }
 std::size_t StubResolver::waiting() const noexcept { return impl_->fifo.size(); }

@@ -95,6 +95,10 @@ struct ResolverOptions {
     // before it is retired (1: a fresh socket and port for every try).
     unsigned udp_sockets = 64;
     unsigned udp_socket_uses = 100;
+    // Keep each answer RR's presentation text in DnsResult::records (`check`, debug
+    // lines). Without it records stay empty: the daemon skips that work unless its log
+    // level is debug (set_record_text). Answers cached before a change keep what they had.
+    bool record_text = true;
 };
 
 class StubResolver final : public Resolver {
@@ -111,6 +115,7 @@ public:
 
     const Counters& counters() const noexcept;
     void set_debug(DebugHook hook);
+    void set_record_text(bool on) noexcept;   // ResolverOptions::record_text, from now on
     const std::vector<config::NameServer>& nameservers() const noexcept;
     std::size_t outstanding() const noexcept;   // queries at the servers now
     std::size_t waiting() const noexcept;       // queries waiting for a max_inflight slot

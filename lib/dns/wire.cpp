@@ -255,7 +255,7 @@ std::string_view to_string(ReplyMatch m) noexcept {
     return "?";
 }
 
-DnsResult interpret(const ldns_pkt& reply, const Question& q) {
+DnsResult interpret(const ldns_pkt& reply, const Question& q, bool record_text) {
     DnsResult out;
     out.name = q.text;
     out.type = q.type;
@@ -263,8 +263,10 @@ DnsResult interpret(const ldns_pkt& reply, const Question& q) {
     const ldns_rr_list* answer = ldns_pkt_answer(&reply);
     const std::size_t count = answer != nullptr ? ldns_rr_list_rr_count(answer) : 0;
     TextBuffer text;
-    out.records.reserve(count);
-    for (std::size_t i = 0; i < count; ++i) out.records.push_back(rr_to_text(text, ldns_rr_list_rr(answer, i)));
+    if (record_text) {
+        out.records.reserve(count);
+        for (std::size_t i = 0; i < count; ++i) out.records.push_back(rr_to_text(text, ldns_rr_list_rr(answer, i)));
+    }
 
     // Walk from the question name through CNAMEs to the records of the asked type.
     // Records that are neither on the chain nor of the type are ignored (evidence only).

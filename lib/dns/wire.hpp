@@ -71,7 +71,9 @@ std::string_view to_string(ReplyMatch m) noexcept;
 //   max_cname_steps, an unreadable record        -> BadResponse
 // The negative TTL is RFC 2308's min(SOA TTL, SOA MINIMUM) from the authority section,
 // 0 without an SOA. The TC flag is the caller's business (retry over TCP).
-DnsResult interpret(const ldns_pkt& reply, const Question& q);
+// `record_text`: fill `records` with each answer RR in presentation form (evidence for
+// `check` and debug lines); without it `records` stays empty and the rest is the same.
+DnsResult interpret(const ldns_pkt& reply, const Question& q, bool record_text = true);
 
 // A domain name in presentation form without the trailing dot ("" for the root), with
 // ldns's escapes for odd bytes ("bad\010name.example.test").

@@ -100,7 +100,11 @@ std::unique_ptr<policy::Decider::Job> EngineDecider::decide(std::shared_ptr<cons
         current_ = make_generation(base_, config->dns, post_);
         if (old->jobs == 0) retire_if_idle(old.get());
     }
-    if (config != last_config_) last_config_ = config;
+    if (config != last_config_) {
+        last_config_ = config;
+        // Records as text serve only debug lines in the daemon.
+        current_->resolver->set_record_text(config->log.level == config::LogConfig::Level::Debug);
+    }
     auto inner = current_->engine->decide(std::move(config), request, std::move(done));
     return std::make_unique<CountedJob>(std::move(inner), current_, *this,
                                         [](EngineDecider& self, Generation* g) { self.retire_if_idle(g); });

@@ -339,6 +339,33 @@ TEST_CASE("dns wire: answers by type", "[dns][wire]") {
     }
 }
 
+TEST_CASE("dns wire: without record text the answer is the same, records empty", "[dns][wire]") {
+    const test::ReplySpec specs[] = {
+        {.qname = "alias.example.test", .qtype = LDNS_RR_TYPE_A,
+         .answer = {"alias.example.test. 300 IN CNAME host.example.test.", "host.example.test. 60 IN A 192.0.2.10"}},
+        {.qname = "example.test", .qtype = LDNS_RR_TYPE_MX, .answer = {"example.test. 300 IN MX 10 mail.example.test."}},
+        {.qname = "28.2.0.192.in-addr.arpa", .qtype = LDNS_RR_TYPE_PTR,
+         .answer = {"28.2.0.192.in-addr.arpa. 300 IN PTR host.example.test."}},
+        {.qname = "nx.example.test", .qtype = LDNS_RR_TYPE_A, .rcode = LDNS_RCODE_NXDOMAIN,
+         .authority = {test::soa_text("example.test", 300, 60)}},
+    };
+    for (const auto& spec : specs) {
+        INFO(spec.qname);
+        auto pkt = test::make_packet(spec);
+        const auto q = question(spec.qname, static_cast<RrType>(spec.qtype));
+        const auto with = dns::interpret(*pkt, q);
+        const auto without = dns::interpret(*pkt, q, false);
+        CHECK(with.records.size() == spec.answer.size());
+        CHECK(without.records.empty());
+        CHECK(without.status == with.status);
+        CHECK(without.ttl == with.ttl);
+        CHECK(without.addresses == with.addresses);
+        CHECK(without.names == with.names);
+        CHECK(without.mx == with.mx);
+        CHECK(without.cname_chain == with.cname_chain);
+    }
+}
+
 TEST_CASE("dns wire: CNAME chains", "[dns][wire]") {
     SECTION("followed in order; the TTL is the smallest along the way") {
         auto r = interpret({.qname = "alias1.example.test", .qtype = LDNS_RR_TYPE_A,
