@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
-build_pkgs=(g++ cmake make pkg-config libevent-dev libldns-dev libfmt-dev libtomlplusplus-dev catch2)
+build_pkgs=(g++ cmake make pkg-config libevent-dev libldns-dev libfmt-dev libtomlplusplus-dev libjemalloc-dev catch2)
 # Tests: a real DNS server (unbound), ldns tools, a real Postfix driven by swaks in a network namespace.
 test_pkgs=(unbound ldnsutils postfix swaks libio-socket-inet6-perl iproute2 python3 procps)
 
