@@ -98,6 +98,7 @@ struct DnsResponder::Impl {
 
     int family = AF_INET;
     bool compress = true;
+    bool keep_log = true;
     sockaddr_storage bound{};
     socklen_t bound_len = 0;
     EventBasePtr base;
@@ -167,15 +168,17 @@ struct DnsResponder::Impl {
         Handler handler;
         {
             std::lock_guard lock(mu);
-            log.push_back(q);
-            const std::string key = key_of(q.name, q.type);
-            ++counts[key];
             ++total;
-            if (q.tcp) {
-                ++tcp_counts[key];
-                ++tcp_total;
+            if (q.tcp) ++tcp_total;
+            if (keep_log || !plans.empty()) {
+                const std::string key = key_of(q.name, q.type);
+                if (keep_log) {
+                    log.push_back(q);
+                    ++counts[key];
+                    if (q.tcp) ++tcp_counts[key];
+                }
+                if (auto it = plans.find(key); it != plans.end()) return it->second;
             }
-            if (auto it = plans.find(key); it != plans.end()) return it->second;
             handler = fallback;
         }
         if (handler) return handler(q);
@@ -452,6 +455,7 @@ struct DnsResponder::Impl {
 
     void start(const Options& options) {
         compress = options.compress;
+        keep_log = options.keep_log;
         bool bound_ok = false;
         // A fixed port that is taken stays taken: one try.
         const int tries = options.port == 0 ? 20 : 1;

@@ -94,6 +94,8 @@ public:
         std::uint16_t port = 0;               // 0: a free port; else this one, or the constructor throws
         bool compress = true;                 // compress names in replies, as real servers do
                                               // (false: cheaper, for the benchmark responder)
+        bool keep_log = true;                 // seen() and count(name, type); false: only the
+                                              // totals (the benchmark keeps its own counts)
     };
 
     DnsResponder();
