@@ -67,9 +67,8 @@ Parser::Status Parser::fail(ParseError::Kind kind, std::size_t value) {
     return Status::Error;
 }
 
-Parser::Status Parser::parse(std::string_view& input) {
+Parser::Status Parser::parse(std::string_view& input, Request& request) {
     if (failed_) return Status::Error;
-    if (complete_) return Status::Complete;
     while (!input.empty()) {
         const auto* nl = static_cast<const char*>(std::memchr(input.data(), '\n', input.size()));
         if (nl == nullptr) {
@@ -92,13 +91,13 @@ Parser::Status Parser::parse(std::string_view& input) {
         const auto len = static_cast<std::size_t>(nl - input.data());
         Status status;
         if (partial_.empty()) {
-            status = take_line(input.substr(0, len));
+            status = take_line(input.substr(0, len), request);
         } else {
             if (partial_.size() + len > limits_.max_line + 1) {
                 return fail(ParseError::Kind::LineTooLong, limits_.max_line);
             }
             partial_.append(input.data(), len);
-            status = take_line(partial_);
+            status = take_line(partial_, request);
             partial_.clear();
         }
         input.remove_prefix(len + 1);
@@ -107,13 +106,15 @@ Parser::Status Parser::parse(std::string_view& input) {
     return Status::NeedMore;
 }
 
-Parser::Status Parser::take_line(std::string_view line) {
+Parser::Status Parser::take_line(std::string_view line, Request& request) {
+    if (request_bytes_ == 0) request.clear();   // a new request's first line
     request_bytes_ += line.size() + 1;
     if (request_bytes_ > limits_.max_request) return fail(ParseError::Kind::RequestTooLong, limits_.max_request);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.size() > limits_.max_line) return fail(ParseError::Kind::LineTooLong, limits_.max_line);
     if (line.empty()) {
-        complete_ = true;
+        request_bytes_ = 0;
+        lines_ = 0;
         return Status::Complete;
     }
     if (lines_ >= limits_.max_attributes) {
@@ -130,28 +131,13 @@ Parser::Status Parser::take_line(std::string_view line) {
     const auto equals = line.find('=');
     if (equals == std::string_view::npos) return fail(ParseError::Kind::NoEquals);
     if (equals == 0) return fail(ParseError::Kind::EmptyName);
-    request_.set(line.substr(0, equals), line.substr(equals + 1));
+    request.set(line.substr(0, equals), line.substr(equals + 1));
     ++lines_;
     return Status::NeedMore;
 }
 
-Request Parser::take_request() {
-    Request done;
-    take_request(done);
-    return done;
-}
-
-void Parser::take_request(Request& into) {
-    into.swap(request_);
-    request_.clear();
-    request_bytes_ = 0;
-    lines_ = 0;
-    complete_ = false;
-}
-
 Parser::Status Parser::finish() {
     if (failed_) return Status::Error;
-    if (complete_) return Status::Complete;
     if (mid_request()) return fail(ParseError::Kind::EofMidRequest);
     return Status::NeedMore;
 }

@@ -120,11 +120,11 @@ void Connection::consume(std::string_view input) {
             set_reading(false);
             return;
         }
-        switch (parser_.parse(input)) {
+        if (!filling_) filling_ = new_pending();
+        switch (parser_.parse(input, filling_->request)) {
         case policy::Parser::Status::Complete: {
-            auto& pending = new_pending();
-            parser_.take_request(pending.request);
-            start_request(pending, now);
+            pending_.push_back(std::move(filling_));
+            start_request(*pending_.back(), now);
             break;
         }
         case policy::Parser::Status::NeedMore: break;
@@ -139,14 +139,11 @@ bool Connection::backlogged() const noexcept {
     return pending_.size() >= max_in_flight || out_.size() - out_sent_ >= max_unsent;
 }
 
-Connection::Pending& Connection::new_pending() {
-    if (spare_.empty()) {
-        pending_.push_back(std::make_unique<Pending>());
-    } else {
-        pending_.push_back(std::move(spare_.back()));
-        spare_.pop_back();
-    }
-    return *pending_.back();
+std::unique_ptr<Connection::Pending> Connection::new_pending() {
+    if (spare_.empty()) return std::make_unique<Pending>();
+    auto p = std::move(spare_.back());
+    spare_.pop_back();
+    return p;
 }
 
 void Connection::start_request(Pending& pending, Clock::time_point now) {
@@ -327,6 +324,7 @@ void Connection::close(std::string_view reason, log::Level level) {
     timer_ev_.reset();
     reading_ = writing_ = false;
     pending_.clear();   // destroys the jobs: their `done` will not run
+    filling_.reset();
     spare_.clear();
     stash_.clear();
     out_.clear();

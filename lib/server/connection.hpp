@@ -77,7 +77,7 @@ private:
     void writable();
     void timer_fired();
     void consume(std::string_view input);
-    Pending& new_pending();
+    std::unique_ptr<Pending> new_pending();   // a spare one if there is one
     void start_request(Pending& pending, Clock::time_point now);
     void decided(Pending& pending, policy::Decision decision);
     void expire_due(Clock::time_point now);
@@ -104,6 +104,7 @@ private:
     // idle connections; Postfix has one request in flight.
     std::vector<std::unique_ptr<Pending>> pending_;
     std::vector<std::unique_ptr<Pending>> spare_;
+    std::unique_ptr<Pending> filling_;   // the request being parsed; joins pending_ when complete
     std::string stash_;             // input not parsed yet because too much is in flight
     std::string out_;               // replies not yet written
     std::size_t out_sent_ = 0;
