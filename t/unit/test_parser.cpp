@@ -437,6 +437,12 @@ TEST_CASE("request: every attribute Postfix sends is stored by name", "[parser][
         INFO(name);
         policy::Request r;
         CHECK(r.set(name, "v"));
+        // Same length, first and last byte (the same table slot), one byte off: unknown.
+        std::string near(name);
+        near[near.size() / 2] = near[near.size() / 2] == 'x' ? 'y' : 'x';
+        CHECK_FALSE(r.set(near, "w"));
+        CHECK_FALSE(r.set(std::string(name) + "s", "w"));
+        CHECK_FALSE(r.set(std::string(name).substr(1), "w"));
     }
     policy::Request r;
     CHECK_FALSE(r.set("", "v"));
