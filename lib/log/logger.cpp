@@ -3,7 +3,6 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 
 #include "log/sanitize.hpp"
@@ -59,18 +58,6 @@ void write_all(int fd, std::string_view data) noexcept {
         }
         data.remove_prefix(static_cast<std::size_t>(n));
     }
-}
-
-// sanitize() into `out`; a value that is already clean (the usual case) is copied
-// without the temporary string.
-void append_sanitized(std::string& out, std::string_view value) {
-    const bool clean = value.size() <= default_sanitize_len &&
-                       std::all_of(value.begin(), value.end(), [](char c) {
-                           const auto u = static_cast<unsigned char>(c);
-                           return u >= 0x20 && u < 0x7f;
-                       });
-    if (clean) out += value;
-    else out += sanitize(value);
 }
 
 void append_value(std::string& out, std::string_view value, std::string_view if_empty) {

@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "log/logger.hpp"
+#include "log/sanitize.hpp"
 #include "policy/request.hpp"
 #include "policy/response.hpp"
 
@@ -66,4 +67,30 @@ TEST_CASE("log: client values are sanitised in the decision line", "[log]") {
     CHECK(line.find("sender=<a?b@example.test>") != std::string::npos);
     CHECK(line.find("action=DUNNO? ") != std::string::npos);
     CHECK(line.size() < 700);   // the 1000-byte recipient is capped
+}
+
+TEST_CASE("log: append_sanitized appends what sanitize returns", "[log]") {
+    struct Case {
+        const char* label;
+        std::string value;
+        std::size_t max_len;
+    };
+    const Case cases[] = {
+        {"clean", "mx.example.test", 255},
+        {"empty", "", 255},
+        {"CR LF", "evil\r\naction=OK", 255},
+        {"NUL, DEL, 8-bit", std::string("a\0b\x7f\xc3\xa9", 6), 255},
+        {"exactly the cap", std::string(255, 'x'), 255},
+        {"one over the cap", std::string(256, 'x'), 255},
+        {"over the cap with a bad byte before the cut", std::string(10, '\n') + std::string(300, 'x'), 255},
+        {"a cap below the ellipsis", "abcdef", 2},
+    };
+    for (const auto& c : cases) {
+        INFO(c.label);
+        std::string out = "prefix ";
+        log::append_sanitized(out, c.value, c.max_len);
+        CHECK(out == "prefix " + log::sanitize(c.value, c.max_len));
+    }
+    CHECK(log::sanitize(std::string(10, '\n') + std::string(300, 'x')) == std::string(10, '?') + std::string(242, 'x') + "...");
+    CHECK(log::sanitize("abcdef", 2) == "...");
 }
