@@ -107,12 +107,12 @@ void Connection::readable() {
         finish_if_done();
         return;
     }
-    last_activity_ = Clock::now();
-    consume(std::string_view(buffer, static_cast<std::size_t>(n)));
+    const auto now = Clock::now();   // the one clock read for every request in this batch
+    last_activity_ = now;
+    consume(std::string_view(buffer, static_cast<std::size_t>(n)), now);
 }
 
-void Connection::consume(std::string_view input) {
-    const auto now = Clock::now();
+void Connection::consume(std::string_view input, Clock::time_point now) {
     while (!input.empty()) {
         if (backlogged()) {
             // Keep the rest for when the client has read its replies.
@@ -160,7 +160,6 @@ void Connection::start_request(Pending& pending, Clock::time_point now) {
 void Connection::decided(Pending& pending, policy::Decision decision) {
     if (pending.decision) return;   // a Decider that answers twice: the first answer stands
     pending.decision = std::move(decision);
-    pending.decided_at = Clock::now();
     if (!flush_scheduled_) {
         flush_scheduled_ = true;
         server_.schedule_flush(id_);
@@ -169,7 +168,7 @@ void Connection::decided(Pending& pending, policy::Decision decision) {
 
 // --- output ---
 
-void Connection::flush() {
+void Connection::flush(Clock::time_point now) {
     flush_scheduled_ = false;
     if (dead_) return;
     std::size_t answered = 0;
@@ -184,7 +183,7 @@ void Connection::flush() {
             } else {
                 line += done.decision->log_line;
             }
-            append_delay(line, done.decided_at - done.received);
+            append_delay(line, now - done.received);
             log::write(log::Level::Info, line);
         }
         done.job.reset();
@@ -193,19 +192,19 @@ void Connection::flush() {
         ++answered;
     }
     pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(answered));
-    write_out();
+    write_out(now);
     if (dead_) return;
     if (!stash_.empty() && !backlogged()) {
         auto input = std::move(stash_);
         stash_.clear();
-        consume(input);
+        consume(input, now);
         if (dead_) return;
     }
     if (stash_.empty() && !reading_ && !peer_eof_ && !stopping_) set_reading(true);
     finish_if_done();
 }
 
-void Connection::write_out() {
+void Connection::write_out(Clock::time_point now) {
     while (out_sent_ < out_.size()) {
         const auto n = ::send(fd_.get(), out_.data() + out_sent_, out_.size() - out_sent_, MSG_NOSIGNAL);
         if (n < 0) {
@@ -215,7 +214,7 @@ void Connection::write_out() {
             return;
         }
         out_sent_ += static_cast<std::size_t>(n);
-        last_activity_ = Clock::now();
+        last_activity_ = now;
         break;   // one write per turn; what is left waits for EV_WRITE
     }
     const bool all_sent = out_sent_ == out_.size();
@@ -231,9 +230,10 @@ void Connection::write_out() {
 }
 
 void Connection::writable() {
-    write_out();
+    const auto now = Clock::now();
+    write_out(now);
     if (dead_) return;
-    if (!writing_) flush();   // room again: resume reading if it was held back
+    if (!writing_) flush(now);   // room again: resume reading if it was held back
 }
 
 void Connection::finish_if_done() {
@@ -307,7 +307,7 @@ void Connection::stop_reading_for_shutdown() {
 void Connection::force_close(std::string_view reason) {
     if (dead_) return;
     expire_due(Clock::time_point::max());
-    flush();
+    flush(Clock::now());
     if (!dead_) close(reason, log::Level::Info);
 }
 
