@@ -3,7 +3,9 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <charconv>
 
 #include "log/sanitize.hpp"
 #include "policy/request.hpp"
@@ -158,6 +160,21 @@ void append_decision_line(std::string& line, const policy::Request& request, std
     append_sanitized(line, request.recipient);
     line += "> state=";
     append_value(line, request.protocol_state, "-");
+}
+
+// From integers, without a format string: this runs for every decision.
+void append_delay(std::string& out, std::chrono::nanoseconds delay) {
+    const auto us = std::max<std::int64_t>(0, std::chrono::duration_cast<std::chrono::microseconds>(delay).count());
+    const auto ms = (us + 500) / 1000;
+    char text[32];
+    auto* end = std::to_chars(text, text + sizeof text, ms / 1000).ptr;
+    const auto fraction = static_cast<int>(ms % 1000);
+    *end++ = '.';
+    *end++ = static_cast<char>('0' + fraction / 100);
+    *end++ = static_cast<char>('0' + fraction / 10 % 10);
+    *end++ = static_cast<char>('0' + fraction % 10);
+    out += " delay=";
+    out.append(text, end);
 }
 
 }  // namespace rpd::log

@@ -2,10 +2,8 @@
 
 #include <sys/socket.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <iterator>
 #include <stdexcept>
 
 #include "policy/response.hpp"
@@ -28,14 +26,6 @@ timeval to_timeval(Clock::duration d) noexcept {
 }
 
 double seconds(Clock::duration d) noexcept { return std::chrono::duration<double>(d).count(); }
-
-// " delay=0.012" (seconds, rounded to the millisecond, as Postfix writes delays), from
-// integers: this runs for every decision.
-void append_delay(std::string& line, Clock::duration d) {
-    const auto us = std::max<std::int64_t>(0, std::chrono::duration_cast<std::chrono::microseconds>(d).count());
-    const auto ms = (us + 500) / 1000;
-    fmt::format_to(std::back_inserter(line), " delay={}.{:03}", ms / 1000, ms % 1000);
-}
 
 }  // namespace
 
@@ -183,7 +173,7 @@ void Connection::flush(Clock::time_point now) {
             } else {
                 line += done.decision->log_line;
             }
-            append_delay(line, now - done.received);
+            log::append_delay(line, now - done.received);
             log::write(log::Level::Info, line);
         }
         done.job.reset();

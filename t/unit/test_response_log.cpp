@@ -94,3 +94,29 @@ TEST_CASE("log: append_sanitized appends what sanitize returns", "[log]") {
     CHECK(log::sanitize(std::string(10, '\n') + std::string(300, 'x')) == std::string(10, '?') + std::string(242, 'x') + "...");
     CHECK(log::sanitize("abcdef", 2) == "...");
 }
+
+TEST_CASE("log: delay= in seconds, rounded to the millisecond", "[log]") {
+    using std::chrono::microseconds;
+    using std::chrono::nanoseconds;
+    struct Case {
+        const char* label;
+        nanoseconds delay;
+        const char* want;
+    };
+    const Case cases[] = {
+        {"zero", nanoseconds(0), " delay=0.000"},
+        {"below half a millisecond", microseconds(499), " delay=0.000"},
+        {"half a millisecond rounds up", microseconds(500), " delay=0.001"},
+        {"12 ms", microseconds(12'345), " delay=0.012"},
+        {"rounds into the next second", microseconds(1'999'500), " delay=2.000"},
+        {"a request deadline", std::chrono::seconds(10), " delay=10.000"},
+        {"hours", std::chrono::hours(30) + microseconds(7'000), " delay=108000.007"},
+        {"negative counts as zero", microseconds(-5'000), " delay=0.000"},
+    };
+    for (const auto& c : cases) {
+        INFO(c.label);
+        std::string line = "NOQUEUE: action=DUNNO";
+        log::append_delay(line, c.delay);
+        CHECK(line == std::string("NOQUEUE: action=DUNNO") + c.want);
+    }
+}
