@@ -164,15 +164,12 @@ void Connection::flush(Clock::time_point now) {
     std::size_t answered = 0;
     while (answered < pending_.size() && pending_[answered]->decision) {
         auto& done = *pending_[answered];
-        policy::append_response(out_, done.decision->action);
+        auto& decision = *done.decision;
+        policy::append_response(out_, decision.action);
         if (log::enabled(log::Level::Info)) {
-            auto& line = server_.log_scratch();
-            line.clear();
-            if (done.decision->log_line.empty()) {
-                log::append_decision_line(line, done.request, done.decision->action);
-            } else {
-                line += done.decision->log_line;
-            }
+            // The decision is ours and dropped below: its line is finished in place.
+            auto& line = decision.log_line;
+            if (line.empty()) log::append_decision_line(line, done.request, decision.action);
             log::append_delay(line, now - done.received);
             log::write(log::Level::Info, line);
         }
