@@ -82,9 +82,19 @@ public:
     bool mid_request() const noexcept { return request_bytes_ > 0 || !partial_.empty(); }
 
 private:
+    // Offsets in a line's bytes (npos: none): its LF, its first '=', its first forbidden
+    // byte (a control byte but TAB, or DEL; a CR counts: take_line() excuses one before
+    // the LF). Only the bytes up to the first LF are looked at.
+    struct LineScan {
+        std::size_t end;
+        std::size_t equals;
+        std::size_t forbidden;
+    };
+    static LineScan scan_line(std::string_view bytes) noexcept;
+
     Status fail(ParseError::Kind kind, std::size_t value = 0);
     // One line without its "\n"; may still end in '\r'. Returns Complete at the empty line.
-    Status take_line(std::string_view line, Request& request);
+    Status take_line(std::string_view line, const LineScan& scan, Request& request);
 
     ParseLimits limits_{};
     std::string partial_;              // an unfinished line carried between calls

@@ -349,6 +349,26 @@ TEST_CASE("parser: malformed lines", "[parser]") {
     }
 }
 
+TEST_CASE("parser: the first '=' splits, wherever the 16-byte blocks fall", "[parser]") {
+    for (std::size_t name_len = 1; name_len <= 40; ++name_len) {
+        const std::string name(name_len, 'n');
+        INFO("name of " << name_len << " bytes");
+        const auto got = feed_one(name + "=a=b\tc=\nrecipient=x=y@example.org\n\n", true);
+        REQUIRE_FALSE(got.error);
+        REQUIRE(got.requests.size() == 1);
+        CHECK(got.requests[0].recipient == "x=y@example.org");
+    }
+    for (std::size_t at = 0; at < 40; ++at) {
+        std::string line = "sender=" + std::string(40, 's');
+        line.insert(7 + at, "=");
+        INFO("second '=' at " << at);
+        const auto got = feed_one(line + "\n\n", true);
+        REQUIRE_FALSE(got.error);
+        REQUIRE(got.requests.size() == 1);
+        CHECK(got.requests[0].sender == line.substr(7));
+    }
+}
+
 TEST_CASE("parser: what is tolerated inside values", "[parser]") {
     const auto got = feed_one("helo_name=a\tb\nsender=j\xc3\xb6rg@example.test\nrecipient=a=b@example.org\n\n", true);
     REQUIRE_FALSE(got.error);
@@ -484,13 +504,14 @@ TEST_CASE("parser: a recycled Request keeps nothing of the old one", "[parser]")
 }
 
 TEST_CASE("parser: every byte value at every position of a word is judged alike", "[parser]") {
-    // The scan looks at eight bytes at a time: each value at each offset of two words.
+    // The scan looks at 16 bytes at a time, then byte by byte at the end of the input:
+    // each value at each offset of the first blocks and of the tail.
     for (int b = 0; b < 256; ++b) {
         const auto byte = static_cast<char>(b);
         if (byte == '\n' || byte == '\r') continue;   // line ends: their own tests
         const bool forbidden = (b < 0x20 && b != '\t') || b == 0x7f;
-        for (std::size_t at = 0; at < 18; ++at) {
-            std::string value(18, 'v');
+        for (std::size_t at = 0; at < 40; ++at) {
+            std::string value(40, 'v');
             value[at] = byte;
             INFO("byte " << b << " at " << at);
             const auto got = feed_one("helo_name=" + value + "\n\n", true);
