@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 
 #include "log/sanitize.hpp"
 #include "policy/request.hpp"
@@ -59,18 +60,6 @@ void write_all(int fd, std::string_view data) noexcept {
         }
         data.remove_prefix(static_cast<std::size_t>(n));
     }
-}
-
-// sanitize() into `out`; a value that is already clean (the usual case) is copied
-// without the temporary string.
-void append_sanitized(std::string& out, std::string_view value) {
-    const bool clean = value.size() <= default_sanitize_len &&
-                       std::all_of(value.begin(), value.end(), [](char c) {
-                           const auto u = static_cast<unsigned char>(c);
-                           return u >= 0x20 && u < 0x7f;
-                       });
-    if (clean) out += value;
-    else out += sanitize(value);
 }
 
 void append_value(std::string& out, std::string_view value, std::string_view if_empty) {
@@ -171,6 +160,21 @@ void append_decision_line(std::string& line, const policy::Request& request, std
     append_sanitized(line, request.recipient);
     line += "> state=";
     append_value(line, request.protocol_state, "-");
+}
+
+// From integers, without a format string: this runs for every decision.
+void append_delay(std::string& out, std::chrono::nanoseconds delay) {
+    const auto us = std::max<std::int64_t>(0, std::chrono::duration_cast<std::chrono::microseconds>(delay).count());
+    const auto ms = (us + 500) / 1000;
+    char text[32];
+    auto* end = std::to_chars(text, text + sizeof text, ms / 1000).ptr;
+    const auto fraction = static_cast<int>(ms % 1000);
+    *end++ = '.';
+    *end++ = static_cast<char>('0' + fraction / 100);
+    *end++ = static_cast<char>('0' + fraction / 10 % 10);
+    *end++ = static_cast<char>('0' + fraction % 10);
+    out += " delay=";
+    out.append(text, end);
 }
 
 }  // namespace rpd::log

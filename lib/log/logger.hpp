@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -73,5 +74,8 @@ std::string decision_line(const policy::Request& request, std::string_view actio
 // The same, appended to `out`.
 void append_decision_line(std::string& out, const policy::Request& request, std::string_view action,
                           std::string_view check = "-", std::string_view outcome = "-");
+// " delay=0.012": seconds, rounded to the millisecond, as Postfix writes delays (a
+// negative duration counts as 0). The end of every decision line.
+void append_delay(std::string& out, std::chrono::nanoseconds delay);
 
 }  // namespace rpd::log

@@ -13,5 +13,7 @@ namespace rpd::log {
 inline constexpr std::size_t default_sanitize_len = 255;
 
 std::string sanitize(std::string_view value, std::size_t max_len = default_sanitize_len);
+// The same, appended to `out`: no temporary string (log lines are built this way).
+void append_sanitized(std::string& out, std::string_view value, std::size_t max_len = default_sanitize_len);
 
 }  // namespace rpd::log

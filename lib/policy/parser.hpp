@@ -13,6 +13,10 @@
 // Unknown attribute names are ignored; a repeated attribute keeps its last value.
 // A blank line with no attribute before it is an empty request (answered like any other).
 //
+// The attributes go straight into a Request the caller passes (the parser keeps none):
+// no copy of the finished request, and a caller that recycles Requests parses without
+// allocating. The parser clears that Request as the next request's first line arrives.
+//
 // Errors are values. After the first error the parser stays failed: the caller logs
 // ParseError::to_string() with the peer and closes that connection. Not here: reading
 // sockets, answering, deciding.
@@ -60,17 +64,13 @@ public:
     Parser() = default;
     explicit Parser(ParseLimits limits) : limits_(limits) {}
 
-    // Consumes bytes from the front of `input` until a request is complete (Complete:
-    // take it with take_request(); the rest of `input` is left for the next call), the
-    // input is used up (NeedMore: `input` is empty), or the bytes are malformed (Error:
-    // see error()).
-    Status parse(std::string_view& input);
-
-    // The completed request; the parser starts on the next one.
-    Request take_request();
-    // The same into `into`, whose old contents the parser reuses (cleared, memory kept):
-    // a caller that recycles Requests makes parsing free of allocations.
-    void take_request(Request& into);
+    // Consumes bytes from the front of `input` into `request` until a request is complete
+    // (Complete: `request` holds it; the rest of `input` is left for the next call, which
+    // starts on the next request), the input is used up (NeedMore: `input` is empty), or
+    // the bytes are malformed (Error: see error()). Until Complete, every call must pass
+    // the same Request: it holds the lines parsed so far. Its old contents are cleared
+    // (memory kept) when a request's first line is taken.
+    Status parse(std::string_view& input, Request& request);
 
     // The peer closed the connection: an error if a request was begun and not finished.
     // Returns Error or NeedMore (nothing pending).
@@ -82,16 +82,24 @@ public:
     bool mid_request() const noexcept { return request_bytes_ > 0 || !partial_.empty(); }
 
 private:
+    // Offsets in a line's bytes (npos: none): its LF, its first '=', its first forbidden
+    // byte (a control byte but TAB, or DEL; a CR counts: take_line() excuses one before
+    // the LF). Only the bytes up to the first LF are looked at.
+    struct LineScan {
+        std::size_t end;
+        std::size_t equals;
+        std::size_t forbidden;
+    };
+    static LineScan scan_line(std::string_view bytes) noexcept;
+
     Status fail(ParseError::Kind kind, std::size_t value = 0);
     // One line without its "\n"; may still end in '\r'. Returns Complete at the empty line.
-    Status take_line(std::string_view line);
+    Status take_line(std::string_view line, const LineScan& scan, Request& request);
 
     ParseLimits limits_{};
-    Request request_;
     std::string partial_;              // an unfinished line carried between calls
     std::size_t request_bytes_ = 0;    // bytes of complete lines in the current request
     std::size_t lines_ = 0;            // complete attribute lines in the current request
-    bool complete_ = false;
     bool failed_ = false;
     ParseError error_{};
 };

@@ -145,6 +145,11 @@ std::string shown_or(std::string_view value, std::string_view fallback) {
     return value.empty() ? std::string(fallback) : log::sanitize(value);
 }
 
+void append_shown_or(std::string& out, std::string_view value, std::string_view fallback) {
+    if (value.empty()) out += fallback;
+    else log::append_sanitized(out, value);
+}
+
 template <class Outcome>
 constexpr bool passed(Outcome o) noexcept { return o == Outcome::Pass || o == Outcome::Skip; }
 
@@ -294,26 +299,29 @@ Verdict decide(const config::Config& config, const policy::Request& request, con
 
     const std::vector<std::string> no_names;
     const auto& confirmed = results.client ? results.client->confirmed_names : no_names;
-    Placeholders values;
-    values.client_address = log::sanitize(request.client_address);
-    values.client_name = confirmed.empty() ? "unknown" : log::sanitize(confirmed.front());
-    // Only an action's placeholders use these: skipped when every check passed or skipped.
+    // Only an action's placeholders use these: nothing to prepare when every check passed
+    // or skipped (a rule fires only for another outcome), as most requests do.
     const bool some_rule = (results.client && !passed(results.client->outcome)) ||
                            (results.helo && !passed(results.helo->outcome)) ||
                            (results.sender && !passed(results.sender->outcome));
-    if (results.client && some_rule) {
-        std::string names;
-        for (std::size_t i = 0; i < results.client->ptr_names.size(); ++i) {
-            if (i != 0) names += ',';
-            names += results.client->ptr_names[i];
+    Placeholders values;
+    if (some_rule) {
+        values.client_address = log::sanitize(request.client_address);
+        values.client_name = confirmed.empty() ? "unknown" : log::sanitize(confirmed.front());
+        if (results.client) {
+            std::string names;
+            for (std::size_t i = 0; i < results.client->ptr_names.size(); ++i) {
+                if (i != 0) names += ',';
+                names += results.client->ptr_names[i];
+            }
+            values.ptr_names = log::sanitize(names);
         }
-        values.ptr_names = log::sanitize(names);
+        values.helo_name = log::sanitize(request.helo_name);
+        values.sender = log::sanitize(request.sender);
+        values.sender_domain = log::sanitize(request.sender_domain());
+        values.recipient = log::sanitize(request.recipient);
+        values.queue_id = shown_or(request.queue_id, "NOQUEUE");
     }
-    values.helo_name = log::sanitize(request.helo_name);
-    values.sender = log::sanitize(request.sender);
-    if (some_rule) values.sender_domain = log::sanitize(request.sender_domain());
-    values.recipient = log::sanitize(request.recipient);
-    values.queue_id = shown_or(request.queue_id, "NOQUEUE");
 
     auto& client_v = verdict.checks[static_cast<std::size_t>(CheckKind::Client)];
     auto& helo_v = verdict.checks[static_cast<std::size_t>(CheckKind::Helo)];
@@ -382,20 +390,33 @@ Verdict decide(const config::Config& config, const policy::Request& request, con
         check = checks::to_string(v.kind);
         outcome = v.outcome;
     }
-    const auto address = shown_or(request.client_address, "unknown");
-    const auto state_text = shown_or(request.protocol_state, "UNKNOWN");
-    auto& line = verdict.log_line;   // built in place: one allocation, no temporaries
-    line.reserve(128 + values.queue_id.size() + verdict.action.size() + values.client_name.size() + address.size() +
-                 values.helo_name.size() + values.sender.size() + values.recipient.size() + state_text.size());
-    for (const std::string_view part :
-         {std::string_view(values.queue_id), std::string_view(": action="), std::string_view(verdict.action),
-          std::string_view(" check="), check, std::string_view(" outcome="), outcome, std::string_view(" client="),
-          std::string_view(values.client_name), std::string_view("["), std::string_view(address),
-          std::string_view("] helo=<"), std::string_view(values.helo_name), std::string_view("> sender=<"),
-          std::string_view(values.sender), std::string_view("> recipient=<"), std::string_view(values.recipient),
-          std::string_view("> state="), std::string_view(state_text)}) {
-        line += part;
-    }
+    // Built in place from the request, each value sanitised on the way in: one
+    // allocation, no temporaries.
+    auto& line = verdict.log_line;
+    line.reserve(128 + request.queue_id.size() + verdict.action.size() +
+                 (confirmed.empty() ? 0 : confirmed.front().size()) + request.client_address.size() +
+                 request.helo_name.size() + request.sender.size() + request.recipient.size() +
+                 request.protocol_state.size());
+    append_shown_or(line, request.queue_id, "NOQUEUE");
+    line += ": action=";
+    line += verdict.action;
+    line += " check=";
+    line += check;
+    line += " outcome=";
+    line += outcome;
+    line += " client=";
+    if (confirmed.empty()) line += "unknown";
+    else log::append_sanitized(line, confirmed.front());
+    line += '[';
+    append_shown_or(line, request.client_address, "unknown");
+    line += "] helo=<";
+    log::append_sanitized(line, request.helo_name);
+    line += "> sender=<";
+    log::append_sanitized(line, request.sender);
+    line += "> recipient=<";
+    log::append_sanitized(line, request.recipient);
+    line += "> state=";
+    append_shown_or(line, request.protocol_state, "UNKNOWN");
     return verdict;
 }
 

@@ -2,10 +2,8 @@
 
 #include <sys/socket.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <iterator>
 #include <stdexcept>
 
 #include "policy/response.hpp"
@@ -28,14 +26,6 @@ timeval to_timeval(Clock::duration d) noexcept {
 }
 
 double seconds(Clock::duration d) noexcept { return std::chrono::duration<double>(d).count(); }
-
-// " delay=0.012" (seconds, rounded to the millisecond, as Postfix writes delays), from
-// integers: this runs for every decision.
-void append_delay(std::string& line, Clock::duration d) {
-    const auto us = std::max<std::int64_t>(0, std::chrono::duration_cast<std::chrono::microseconds>(d).count());
-    const auto ms = (us + 500) / 1000;
-    fmt::format_to(std::back_inserter(line), " delay={}.{:03}", ms / 1000, ms % 1000);
-}
 
 }  // namespace
 
@@ -107,12 +97,12 @@ void Connection::readable() {
         finish_if_done();
         return;
     }
-    last_activity_ = Clock::now();
-    consume(std::string_view(buffer, static_cast<std::size_t>(n)));
+    const auto now = Clock::now();   // the one clock read for every request in this batch
+    last_activity_ = now;
+    consume(std::string_view(buffer, static_cast<std::size_t>(n)), now);
 }
 
-void Connection::consume(std::string_view input) {
-    const auto now = Clock::now();
+void Connection::consume(std::string_view input, Clock::time_point now) {
     while (!input.empty()) {
         if (backlogged()) {
             // Keep the rest for when the client has read its replies.
@@ -120,11 +110,11 @@ void Connection::consume(std::string_view input) {
             set_reading(false);
             return;
         }
-        switch (parser_.parse(input)) {
+        if (!filling_) filling_ = new_pending();
+        switch (parser_.parse(input, filling_->request)) {
         case policy::Parser::Status::Complete: {
-            auto& pending = new_pending();
-            parser_.take_request(pending.request);
-            start_request(pending, now);
+            pending_.push_back(std::move(filling_));
+            start_request(*pending_.back(), now);
             break;
         }
         case policy::Parser::Status::NeedMore: break;
@@ -139,14 +129,11 @@ bool Connection::backlogged() const noexcept {
     return pending_.size() >= max_in_flight || out_.size() - out_sent_ >= max_unsent;
 }
 
-Connection::Pending& Connection::new_pending() {
-    if (spare_.empty()) {
-        pending_.push_back(std::make_unique<Pending>());
-    } else {
-        pending_.push_back(std::move(spare_.back()));
-        spare_.pop_back();
-    }
-    return *pending_.back();
+std::unique_ptr<Connection::Pending> Connection::new_pending() {
+    if (spare_.empty()) return std::make_unique<Pending>();
+    auto p = std::move(spare_.back());
+    spare_.pop_back();
+    return p;
 }
 
 void Connection::start_request(Pending& pending, Clock::time_point now) {
@@ -163,7 +150,6 @@ void Connection::start_request(Pending& pending, Clock::time_point now) {
 void Connection::decided(Pending& pending, policy::Decision decision) {
     if (pending.decision) return;   // a Decider that answers twice: the first answer stands
     pending.decision = std::move(decision);
-    pending.decided_at = Clock::now();
     if (!flush_scheduled_) {
         flush_scheduled_ = true;
         server_.schedule_flush(id_);
@@ -172,22 +158,19 @@ void Connection::decided(Pending& pending, policy::Decision decision) {
 
 // --- output ---
 
-void Connection::flush() {
+void Connection::flush(Clock::time_point now) {
     flush_scheduled_ = false;
     if (dead_) return;
     std::size_t answered = 0;
     while (answered < pending_.size() && pending_[answered]->decision) {
         auto& done = *pending_[answered];
-        policy::append_response(out_, done.decision->action);
+        auto& decision = *done.decision;
+        policy::append_response(out_, decision.action);
         if (log::enabled(log::Level::Info)) {
-            auto& line = server_.log_scratch();
-            line.clear();
-            if (done.decision->log_line.empty()) {
-                log::append_decision_line(line, done.request, done.decision->action);
-            } else {
-                line += done.decision->log_line;
-            }
-            append_delay(line, done.decided_at - done.received);
+            // The decision is ours and dropped below: its line is finished in place.
+            auto& line = decision.log_line;
+            if (line.empty()) log::append_decision_line(line, done.request, decision.action);
+            log::append_delay(line, now - done.received);
             log::write(log::Level::Info, line);
         }
         done.job.reset();
@@ -196,19 +179,19 @@ void Connection::flush() {
         ++answered;
     }
     pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(answered));
-    write_out();
+    write_out(now);
     if (dead_) return;
     if (!stash_.empty() && !backlogged()) {
         auto input = std::move(stash_);
         stash_.clear();
-        consume(input);
+        consume(input, now);
         if (dead_) return;
     }
     if (stash_.empty() && !reading_ && !peer_eof_ && !stopping_) set_reading(true);
     finish_if_done();
 }
 
-void Connection::write_out() {
+void Connection::write_out(Clock::time_point now) {
     while (out_sent_ < out_.size()) {
         const auto n = ::send(fd_.get(), out_.data() + out_sent_, out_.size() - out_sent_, MSG_NOSIGNAL);
         if (n < 0) {
@@ -218,7 +201,7 @@ void Connection::write_out() {
             return;
         }
         out_sent_ += static_cast<std::size_t>(n);
-        last_activity_ = Clock::now();
+        last_activity_ = now;
         break;   // one write per turn; what is left waits for EV_WRITE
     }
     const bool all_sent = out_sent_ == out_.size();
@@ -234,9 +217,10 @@ void Connection::write_out() {
 }
 
 void Connection::writable() {
-    write_out();
+    const auto now = Clock::now();
+    write_out(now);
     if (dead_) return;
-    if (!writing_) flush();   // room again: resume reading if it was held back
+    if (!writing_) flush(now);   // room again: resume reading if it was held back
 }
 
 void Connection::finish_if_done() {
@@ -310,7 +294,7 @@ void Connection::stop_reading_for_shutdown() {
 void Connection::force_close(std::string_view reason) {
     if (dead_) return;
     expire_due(Clock::time_point::max());
-    flush();
+    flush(Clock::now());
     if (!dead_) close(reason, log::Level::Info);
 }
 
@@ -327,6 +311,7 @@ void Connection::close(std::string_view reason, log::Level level) {
     timer_ev_.reset();
     reading_ = writing_ = false;
     pending_.clear();   // destroys the jobs: their `done` will not run
+    filling_.reset();
     spare_.clear();
     stash_.clear();
     out_.clear();

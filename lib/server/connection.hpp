@@ -3,7 +3,8 @@
 // Postfix keeps a connection open and sends one request after another; a client may
 // also send several back to back. Each complete request goes to the Decider at once;
 // replies leave in request order, whatever order the decisions finish in. Per batch of
-// input: one read(2); per loop turn: one write(2) (the server calls flush()).
+// input: one read(2) and one clock read; per loop turn: one write(2) (the server calls
+// flush() with the turn's time).
 //
 // One timer per connection serves both the request deadlines and idle_timeout; it is
 // re-armed only when a new deadline is earlier than the one it is set for, so a busy
@@ -50,8 +51,10 @@ public:
     std::size_t in_flight() const noexcept { return pending_.size(); }
 
     // Answers whatever decisions are ready, in order, writes them, and closes the
-    // connection when it has nothing more to do (peer done, or server stopping).
-    void flush();
+    // connection when it has nothing more to do (peer done, or server stopping). `now`:
+    // the time the replies leave, read once per loop turn by the caller; a decision's
+    // log line says delay= from its request's arrival until then.
+    void flush(Clock::time_point now);
     // Server stopping: read no more requests, answer those in flight, then close.
     void stop_reading_for_shutdown();
     // Shutdown deadline passed: answer what is undecided as the deadline would, write once, close.
@@ -63,7 +66,6 @@ private:
         policy::Request request;
         Clock::time_point received;
         Clock::time_point deadline;
-        Clock::time_point decided_at;
         std::optional<policy::Decision> decision;
         // Declared after `request`, so destroyed first: a job may refer to the request.
         std::unique_ptr<policy::Decider::Job> job;
@@ -76,12 +78,12 @@ private:
     void readable();
     void writable();
     void timer_fired();
-    void consume(std::string_view input);
-    Pending& new_pending();
+    void consume(std::string_view input, Clock::time_point now);
+    std::unique_ptr<Pending> new_pending();   // a spare one if there is one
     void start_request(Pending& pending, Clock::time_point now);
     void decided(Pending& pending, policy::Decision decision);
     void expire_due(Clock::time_point now);
-    void write_out();
+    void write_out(Clock::time_point now);
     void arm_timer(Clock::time_point due);
     void set_reading(bool on);
     bool backlogged() const noexcept;
@@ -104,6 +106,7 @@ private:
     // idle connections; Postfix has one request in flight.
     std::vector<std::unique_ptr<Pending>> pending_;
     std::vector<std::unique_ptr<Pending>> spare_;
+    std::unique_ptr<Pending> filling_;   // the request being parsed; joins pending_ when complete
     std::string stash_;             // input not parsed yet because too much is in flight
     std::string out_;               // replies not yet written
     std::size_t out_sent_ = 0;

@@ -21,23 +21,24 @@ struct EngineDecider::Generation {
 namespace {
 
 // Counts the jobs of a generation, so a retired one is freed only when none is left.
+// A plain pointer: the decider keeps the generation (current_ or retired_) while it
+// has jobs, and the jobs end before the decider.
 class CountedJob final : public policy::Decider::Job {
 public:
     using OnLast = void (*)(EngineDecider&, EngineDecider::Generation*);
-    CountedJob(std::unique_ptr<Job> inner, std::shared_ptr<EngineDecider::Generation> g, EngineDecider& owner,
-               OnLast on_last)
-        : inner_(std::move(inner)), generation_(std::move(g)), owner_(owner), on_last_(on_last) {
+    CountedJob(std::unique_ptr<Job> inner, EngineDecider::Generation* g, EngineDecider& owner, OnLast on_last)
+        : inner_(std::move(inner)), generation_(g), owner_(owner), on_last_(on_last) {
         ++generation_->jobs;
     }
     ~CountedJob() override {
         inner_.reset();
-        if (--generation_->jobs == 0 && generation_->retired) on_last_(owner_, generation_.get());
+        if (--generation_->jobs == 0 && generation_->retired) on_last_(owner_, generation_);
     }
     void expire() override { inner_->expire(); }
 
 private:
     std::unique_ptr<Job> inner_;
-    std::shared_ptr<EngineDecider::Generation> generation_;
+    EngineDecider::Generation* generation_;
     EngineDecider& owner_;
     OnLast on_last_;
 };
@@ -106,7 +107,7 @@ std::unique_ptr<policy::Decider::Job> EngineDecider::decide(std::shared_ptr<cons
         current_->resolver->set_record_text(config->log.level == config::LogConfig::Level::Debug);
     }
     auto inner = current_->engine->decide(std::move(config), request, std::move(done));
-    return std::make_unique<CountedJob>(std::move(inner), current_, *this,
+    return std::make_unique<CountedJob>(std::move(inner), current_.get(), *this,
                                         [](EngineDecider& self, Generation* g) { self.retire_if_idle(g); });
 }
 

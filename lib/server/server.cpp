@@ -241,11 +241,12 @@ void Server::end_of_turn() {
     // Swap out first: flushing may schedule more, which the next turn takes. The
     // scratch vector keeps its capacity, so a busy loop does not allocate here.
     scratch_.swap(to_flush_);
+    const auto now = Clock::now();   // one clock read for every reply of this turn
     for (const auto id : scratch_) {
         const auto it = connections_.find(id);
         if (it == connections_.end()) continue;
         try {
-            it->second->flush();
+            it->second->flush(now);
         } catch (const std::exception& e) {
             it->second->close(fmt::format("internal error: {}", e.what()), log::Level::Error);
         }

@@ -77,8 +77,6 @@ public:
     void schedule_flush(ConnId id);
     // The connection is closed: free it at the end of this turn.
     void schedule_free(ConnId id);
-    // A string to build log lines in, reused so that logging a decision does not allocate.
-    std::string& log_scratch() noexcept { return log_scratch_; }
 
 private:
     struct Listener {
@@ -109,7 +107,6 @@ private:
     std::unordered_map<ConnId, std::unique_ptr<Connection>> connections_;
     ConnId next_id_ = 1;
     std::unique_ptr<char[]> read_buffer_;
-    std::string log_scratch_;
 
     EventPtr turn_ev_;
     bool turn_scheduled_ = false;

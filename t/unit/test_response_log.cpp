@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "log/logger.hpp"
+#include "log/sanitize.hpp"
 #include "policy/request.hpp"
 #include "policy/response.hpp"
 
@@ -66,4 +67,56 @@ TEST_CASE("log: client values are sanitised in the decision line", "[log]") {
     CHECK(line.find("sender=<a?b@example.test>") != std::string::npos);
     CHECK(line.find("action=DUNNO? ") != std::string::npos);
     CHECK(line.size() < 700);   // the 1000-byte recipient is capped
+}
+
+TEST_CASE("log: append_sanitized appends what sanitize returns", "[log]") {
+    struct Case {
+        const char* label;
+        std::string value;
+        std::size_t max_len;
+    };
+    const Case cases[] = {
+        {"clean", "mx.example.test", 255},
+        {"empty", "", 255},
+        {"CR LF", "evil\r\naction=OK", 255},
+        {"NUL, DEL, 8-bit", std::string("a\0b\x7f\xc3\xa9", 6), 255},
+        {"exactly the cap", std::string(255, 'x'), 255},
+        {"one over the cap", std::string(256, 'x'), 255},
+        {"over the cap with a bad byte before the cut", std::string(10, '\n') + std::string(300, 'x'), 255},
+        {"a cap below the ellipsis", "abcdef", 2},
+    };
+    for (const auto& c : cases) {
+        INFO(c.label);
+        std::string out = "prefix ";
+        log::append_sanitized(out, c.value, c.max_len);
+        CHECK(out == "prefix " + log::sanitize(c.value, c.max_len));
+    }
+    CHECK(log::sanitize(std::string(10, '\n') + std::string(300, 'x')) == std::string(10, '?') + std::string(242, 'x') + "...");
+    CHECK(log::sanitize("abcdef", 2) == "...");
+}
+
+TEST_CASE("log: delay= in seconds, rounded to the millisecond", "[log]") {
+    using std::chrono::microseconds;
+    using std::chrono::nanoseconds;
+    struct Case {
+        const char* label;
+        nanoseconds delay;
+        const char* want;
+    };
+    const Case cases[] = {
+        {"zero", nanoseconds(0), " delay=0.000"},
+        {"below half a millisecond", microseconds(499), " delay=0.000"},
+        {"half a millisecond rounds up", microseconds(500), " delay=0.001"},
+        {"12 ms", microseconds(12'345), " delay=0.012"},
+        {"rounds into the next second", microseconds(1'999'500), " delay=2.000"},
+        {"a request deadline", std::chrono::seconds(10), " delay=10.000"},
+        {"hours", std::chrono::hours(30) + microseconds(7'000), " delay=108000.007"},
+        {"negative counts as zero", microseconds(-5'000), " delay=0.000"},
+    };
+    for (const auto& c : cases) {
+        INFO(c.label);
+        std::string line = "NOQUEUE: action=DUNNO";
+        log::append_delay(line, c.delay);
+        CHECK(line == std::string("NOQUEUE: action=DUNNO") + c.want);
+    }
 }

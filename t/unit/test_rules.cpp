@@ -618,3 +618,105 @@ TEST_CASE("rules: policy_context chooses the checks whose actions count", "[rule
     // The log line still names the tempfail, though nothing acted on it.
     CHECK(v.log_line.find("action=DUNNO check=client outcome=tempfail") != std::string::npos);
 }
+
+// Reply and log line byte for byte, for typical and hostile input: pins what every
+// request's hot path produces, so that making it cheaper cannot change it.
+TEST_CASE("rules: reply and log line, byte for byte", "[rules][golden]") {
+    struct Case {
+        const char* label;
+        std::function<void(config::Config&, policy::Request&, rules::CheckResults&)> setup;
+        std::string action;
+        std::string log_line;
+    };
+    const Case cases[] = {
+        {"every check passes (the cached benchmark's shape)", [](auto&, auto&, auto&) {},
+         "DUNNO",
+         "NOQUEUE: action=DUNNO check=- outcome=- client=mail.example.test[203.0.113.9] helo=<mx.example.test> sender=<a@example.test> recipient=<b@example.org> state=RCPT"},
+        {"no rule, queue id and everything empty",
+         [](auto&, auto& q, auto& r) {
+             q = policy::Request{};
+             r = {client(ClientOutcome::Skip), std::nullopt, std::nullopt};
+         },
+         "DUNNO",
+         "NOQUEUE: action=DUNNO check=- outcome=- client=unknown[unknown] helo=<> sender=<> recipient=<> state=UNKNOWN"},
+        {"hostile values with no rule",
+         [](auto&, auto& q, auto& r) {
+             q.queue_id = "Q\n1";
+             q.client_address = std::string("203.0.113.9\x01\0", 13);
+             q.helo_name = "evil\r\nNOQUEUE: action=OK\r\n";
+             q.sender = std::string("a\0\xc3\xa9@example.test", 17);
+             q.recipient = std::string(1000, 'r');
+             q.protocol_state = "RCPT\r";
+             r.client->confirmed_names = {"bad\x7fname.example.test", "second.example.test"};
+         },
+         "DUNNO",
+         std::string("Q?1: action=DUNNO check=- outcome=- client=bad?name.example.test[203.0.113.9?\?] helo=<evil?\?NOQUEUE: action=OK?\?> sender=<a?\?\?@example.test> recipient=<") + std::string(252, 'r') + std::string("...> state=RCPT?")},
+        {"an empty confirmed name, a 255-, 256- and 300-byte value",
+         [](auto&, auto& q, auto& r) {
+             q.helo_name = std::string(255, 'h');
+             q.sender = std::string(256, 's');
+             q.recipient = std::string(300, 'r');
+             r.client->confirmed_names = {""};
+         },
+         "DUNNO",
+         std::string("NOQUEUE: action=DUNNO check=- outcome=- client=[203.0.113.9] helo=<") + std::string(255, 'h') + std::string("> sender=<") + std::string(252, 's') + std::string("...> recipient=<") + std::string(252, 'r') + std::string("...> state=RCPT")},
+        {"a rule with every placeholder and hostile values",
+         [](auto& c, auto& q, auto& r) {
+             c.client.no_ptr = act("REJECT {client_address} {client_name} {ptr_names} {helo_name} {sender} "
+                                   "{sender_domain} {recipient} {queue_id} {check} {outcome} {detail}");
+             q.queue_id = "4F9D21C3A";
+             q.helo_name = "evil\r\naction=OK";
+             q.sender = "x\x01y@Example.TEST";
+             r.client = client(ClientOutcome::NoPtr);
+             r.client->ptr_names = {"p1.example.test", "p2\n.example.test"};
+             r.client->detail = "PTR: \x01\x7f\xff";
+         },
+         "REJECT 203.0.113.9 unknown p1.example.test,p2?.example.test evil?\?action=OK x?y@Example.TEST example.test b@example.org 4F9D21C3A client no_ptr PTR: ?\?\?",
+         "4F9D21C3A: action=REJECT 203.0.113.9 unknown p1.example.test,p2?.example.test evil?\?action=OK x?y@Example.TEST example.test b@example.org 4F9D21C3A client no_ptr PTR: ?\?\? check=client outcome=no_ptr client=unknown[203.0.113.9] helo=<evil?\?action=OK> sender=<x?y@Example.TEST> recipient=<b@example.org> state=RCPT"},
+        {"an action longer than 512 bytes is capped",
+         [](auto& c, auto& q, auto& r) {
+             c.helo.forged = act("550 5.7.1 {helo_name} {helo_name} {helo_name}");
+             q.helo_name = std::string(250, 'h');
+             r.helo = helo(HeloOutcome::Forged);
+         },
+         std::string("550 5.7.1 ") + std::string(250, 'h') + std::string(" ") + std::string(248, 'h') + std::string("..."),
+         std::string("NOQUEUE: action=550 5.7.1 ") + std::string(250, 'h') + std::string(" ") + std::string(248, 'h') + std::string("... check=helo outcome=forged client=mail.example.test[203.0.113.9] helo=<") + std::string(250, 'h') + std::string("> sender=<a@example.test> recipient=<b@example.org> state=RCPT")},
+        {"tempfail auto names the sender domain",
+         [](auto& c, auto& q, auto& r) {
+             c.sender.not_found = act("REJECT");
+             q.sender = "u@Sub.Example.TEST";
+             r.sender = sender(SenderOutcome::TempFail);
+         },
+         "DEFER_IF_PERMIT 4.4.3 temporary DNS failure looking up sender domain sub.example.test, try again later",
+         "NOQUEUE: action=DEFER_IF_PERMIT 4.4.3 temporary DNS failure looking up sender domain sub.example.test, try again later check=sender outcome=tempfail client=mail.example.test[203.0.113.9] helo=<mx.example.test> sender=<u@Sub.Example.TEST> recipient=<b@example.org> state=RCPT"},
+        {"the warning header with an exempt check",
+         [](auto& c, auto& q, auto& r) {
+             c.headers.warning = true;
+             c.sender.exempt_authenticated = true;
+             q.sasl_username = "user\r\n";
+             r.client = client(ClientOutcome::Mismatch);
+             r.sender = sender(SenderOutcome::NotFound);
+         },
+         "PREPEND X-Reverse-Lookup: client=mismatch helo=pass sender=not_found(exempt)",
+         "NOQUEUE: action=PREPEND X-Reverse-Lookup: client=mismatch helo=pass sender=not_found(exempt) check=client outcome=mismatch client=unknown[203.0.113.9] helo=<mx.example.test> sender=<a@example.test> recipient=<b@example.org> state=RCPT"},
+        {"preset postfix client tempfail",
+         [](auto& c, auto& q, auto& r) {
+             c.preset_postfix = true;
+             c.client.no_ptr = act("450 4.7.1 cannot find your reverse hostname, [{client_address}]");
+             q.protocol_state = "CONNECT";
+             r = {client(ClientOutcome::TempFail, true), std::nullopt, std::nullopt};
+         },
+         "DEFER_IF_PERMIT 4.7.1 cannot find your reverse hostname, [203.0.113.9]",
+         "NOQUEUE: action=DEFER_IF_PERMIT 4.7.1 cannot find your reverse hostname, [203.0.113.9] check=client outcome=tempfail client=unknown[203.0.113.9] helo=<mx.example.test> sender=<a@example.test> recipient=<b@example.org> state=CONNECT"},
+    };
+    for (const auto& c : cases) {
+        INFO(c.label);
+        auto config = test::quiet_config();
+        auto q = request();
+        auto results = all_pass();
+        c.setup(config, q, results);
+        const auto v = decide(config, results, q);
+        CHECK(v.action == c.action);
+        CHECK(v.log_line == c.log_line);
+    }
+}
