@@ -464,7 +464,8 @@ public:
 private:
     void unsubscribe(bool cancel_orphans) noexcept {
         for (std::size_t k = 0; k < check_count; ++k) {
-            const auto run = runs[k];   // a copy: unshare() may drop the table's reference
+            // Our own reference keeps the run alive while unshare() drops the table's.
+            const auto& run = runs[k];
             if (!run) continue;
             std::erase_if(run->waiters, [this](const std::weak_ptr<JobCore>& w) {
                 const auto p = w.lock();
@@ -611,8 +612,8 @@ std::unique_ptr<policy::Decider::Job> Engine::start(std::shared_ptr<const config
             if (txn) txn->runs[k] = run;
         }
         worth_storing = worth_storing || !run->finished || !run->shared;
-        core->runs[k] = run;
         if (!run->finished) run->waiters.push_back(core);
+        core->runs[k] = std::move(run);
     }
     if (!txn && worth_storing && !request.instance.empty()) {
         txn = s.add_transaction(request.instance, now, config);
