@@ -229,8 +229,9 @@ struct Engine::State {
     }
 
     // The run for this input: the shared one if it is still good, else a new one.
+    // `exempt` and `forged` are part of `key` (key_of).
     std::shared_ptr<Run> find_or_start(CheckKind kind, const config::Config& c, const policy::Request& r,
-                                       std::string_view key, bool exempt, TimePoint now) {
+                                       std::string_view key, bool exempt, bool forged, TimePoint now) {
         const auto k = index(kind);
         if (const auto it = shared[k].find(key); it != shared[k].end()) {
             auto run = it->second;
@@ -251,7 +252,7 @@ struct Engine::State {
         auto run = std::make_shared<Run>();
         run->kind = kind;
         run->key = std::string(key);
-        make_check(*run, c, r, exempt);
+        make_check(*run, c, r, exempt, forged);
         share(run);
         run->check->start();
         // A check that needs no question is finished right after start() (check.hpp).
@@ -259,7 +260,7 @@ struct Engine::State {
         return run;
     }
 
-    void make_check(Run& run, const config::Config& c, const policy::Request& r, bool exempt) {
+    void make_check(Run& run, const config::Config& c, const policy::Request& r, bool exempt, bool forged) {
         const bool all = options.ask_everything;
         const bool header = c.headers.warning;
         switch (run.kind) {
@@ -272,7 +273,7 @@ struct Engine::State {
             HeloCheckOptions o;
             o.max_mx_hosts = c.dns.max_mx_hosts;
             o.resolve = all || header || matters(s.not_found) || matters(s.forged) || tempfail_matters(s);
-            o.forged = forged_compared(CheckKind::Helo, c, exempt, all);
+            o.forged = forged;
             o.forged_matters = matters(s.forged);
             if (!all && exempt) o.resolve = false;
             run.check = std::make_unique<HeloCheck>(resolver, r.helo_name, r.client_address, o);
@@ -284,7 +285,7 @@ struct Engine::State {
             o.max_mx_hosts = c.dns.max_mx_hosts;
             o.lookup = all || header || matters(s.not_found) || matters(s.null_mx) || matters(s.forged) ||
                        tempfail_matters(s);
-            o.forged = forged_compared(CheckKind::Sender, c, exempt, all);
+            o.forged = forged;
             o.forged_matters = matters(s.forged);
             if (!all && exempt) o.lookup = false;
             run.check = std::make_unique<SenderCheck>(resolver, r.sender, r.client_address, o);
@@ -604,11 +605,12 @@ std::unique_ptr<policy::Decider::Job> Engine::start(std::shared_ptr<const config
             continue;
         }
         const bool exempt = kind != CheckKind::Client && authenticated_exempt(*sections[k], request);
-        key_of(s.scratch_key, kind, request, exempt,
-               kind != CheckKind::Client && forged_compared(kind, c, exempt, s.options.ask_everything));
+        // One derivation for the key and the check, so a shared result always fits its key.
+        const bool forged = kind != CheckKind::Client && forged_compared(kind, c, exempt, s.options.ask_everything);
+        key_of(s.scratch_key, kind, request, exempt, forged);
         std::shared_ptr<Run> run = txn ? txn->runs[k] : nullptr;
         if (!run || run->cancelled || run->key != s.scratch_key) {
-            run = s.find_or_start(kind, c, request, s.scratch_key, exempt, now);
+            run = s.find_or_start(kind, c, request, s.scratch_key, exempt, forged, now);
             if (txn) txn->runs[k] = run;
         }
         worth_storing = worth_storing || !run->finished || !run->shared;
